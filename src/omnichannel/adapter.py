@@ -1,0 +1,444 @@
+"""The adapter contract: what every channel adapter provides, and the base class that does the
+common work.
+
+An adapter is one object per (channel, provider): it sends envelopes, turns the provider's
+webhooks into envelopes and status updates, and declares what its channel can do.
+:class:`ChannelAdapter` is the protocol (a third party may implement it with no base class);
+:class:`BaseAdapter` is the recommended path, where a provider writes only its own parts:
+
+========================  ==================================================================
+override                  what it does
+========================  ==================================================================
+``build_auth_headers``    headers sent with every request, computed once per adapter
+``build_send_request``    envelope -> ``httpx.Request`` (pure: no I/O)
+``parse_send_response``   2xx response -> :class:`SentMessage`
+``error_for_response``    non-2xx response -> a typed :class:`~omnichannel.SendError`
+``verify_webhook``        check the signature; answer handshakes (GET challenges)
+``parse_webhook``         verified request -> :class:`WebhookResult`
+``simulate``              a correctly signed, provider-shaped inbound request
+========================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+from urllib.parse import parse_qsl, urlsplit
+
+import attrs
+import httpx
+
+from omnichannel.capabilities import Capabilities
+from omnichannel.envelope import Envelope
+from omnichannel.errors import (
+    OmnichannelError,
+    SendError,
+    UnsupportedFeature,
+    WebhookError,
+    WebhookParseError,
+)
+from omnichannel.events import DeliveryStatus, StatusUpdate
+from omnichannel.fitting import FittingReport
+from omnichannel.http import Sender, default_error_for_response
+
+__all__ = [
+    "AdapterClass",
+    "AdapterContext",
+    "AdapterInfo",
+    "BaseAdapter",
+    "ChannelAdapter",
+    "SendReceipt",
+    "SentMessage",
+    "WebhookRequest",
+    "WebhookResponse",
+    "WebhookResult",
+]
+
+logger = logging.getLogger("omnichannel.adapter")
+
+SettingsT = TypeVar("SettingsT")
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware (the default clock)."""
+    return datetime.now(UTC)
+
+
+@attrs.frozen(kw_only=True)
+class AdapterInfo:
+    """Who an adapter is: ``name`` is ``"<channel>.<provider>"`` (``"sms.twilio"``)."""
+
+    name: str
+    channel: str
+    provider: str
+    description: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if self.name != f"{self.channel}.{self.provider}":
+            raise ValueError(
+                f"adapter name {self.name!r} must be '<channel>.<provider>' "
+                f"({self.channel}.{self.provider})"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class SendReceipt:
+    """What happened to one send: which channel and adapter carried it, and the provider ids.
+
+    After failover, ``channel`` and ``adapter`` name what actually carried the message and
+    ``requested_channel`` the channel that was asked for. When fitting split the text, each
+    part has its own provider id in ``provider_ids``.
+    """
+
+    envelope_id: str
+    channel: str
+    adapter: str
+    provider_ids: tuple[str, ...]
+    status: DeliveryStatus
+    fitting: FittingReport = attrs.field(factory=FittingReport)
+    requested_channel: str | None = None
+    attempts: tuple[str, ...] = ()
+    """For failover: one line per channel tried before the one that carried the message."""
+    raw: object = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def provider_id(self) -> str | None:
+        """The provider id of the first (usually only) provider message."""
+        return self.provider_ids[0] if self.provider_ids else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``raw`` left out), the shape ``omni send --json`` prints."""
+        return {
+            "envelope_id": self.envelope_id,
+            "channel": self.channel,
+            "adapter": self.adapter,
+            "provider_id": self.provider_id,
+            "provider_ids": list(self.provider_ids),
+            "status": self.status.value,
+            "requested_channel": self.requested_channel,
+            "attempts": list(self.attempts),
+            "fitting": self.fitting.to_dict(),
+        }
+
+
+@attrs.frozen(kw_only=True)
+class SentMessage:
+    """What an adapter read from the provider's answer to one send."""
+
+    provider_id: str
+    status: DeliveryStatus = DeliveryStatus.ACCEPTED
+    raw: object = attrs.field(default=None, eq=False, repr=False)
+
+
+def _header_tuple(
+    value: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[tuple[str, str], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(name), str(item)) for name, item in items)
+
+
+@attrs.frozen(kw_only=True)
+class WebhookRequest:
+    """An HTTP request from a provider, as received.
+
+    ``url`` is the *public* URL the provider called (scheme, host, port, path and the query
+    string exactly as sent): signatures are computed over it, so behind a proxy it is rebuilt
+    from the configured public URL, never from the internal hop.
+    """
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_header_tuple)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+    @property
+    def path(self) -> str:
+        """The URL path."""
+        return urlsplit(self.url).path
+
+    def query(self) -> list[tuple[str, str]]:
+        """The query parameters in order, blank values kept."""
+        return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+
+    def query_value(self, name: str) -> str | None:
+        """The first value of query parameter ``name``, or None."""
+        return next((value for key, value in self.query() if key == name), None)
+
+    def form(self) -> list[tuple[str, str]]:
+        """The form-encoded body as (name, value) pairs in order, blank values kept.
+
+        Raises :class:`WebhookParseError` when the body is not valid form encoding.
+        """
+        try:
+            text = self.body.decode("utf-8")
+            return parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+        except (UnicodeDecodeError, ValueError):
+            raise WebhookParseError("body is not valid form encoding") from None
+
+    def json(self) -> Any:
+        """The JSON body. Raises :class:`WebhookParseError` when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, ValueError):
+            raise WebhookParseError("body is not valid JSON") from None
+
+
+@attrs.frozen(kw_only=True)
+class WebhookResponse:
+    """The HTTP answer to give a provider."""
+
+    status_code: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_header_tuple)
+
+    @classmethod
+    def text(cls, text: str, status_code: int = 200) -> Self:
+        """A plain-text answer."""
+        return cls(status_code=status_code, body=text.encode())
+
+    @classmethod
+    def json(cls, data: object, status_code: int = 200) -> Self:
+        """A JSON answer."""
+        return cls(
+            status_code=status_code,
+            body=json.dumps(data, separators=(",", ":")).encode(),
+            content_type="application/json",
+        )
+
+    @classmethod
+    def xml(cls, xml: str, status_code: int = 200) -> Self:
+        """An XML answer (TwiML and the like)."""
+        return cls(
+            status_code=status_code, body=xml.encode(), content_type="text/xml; charset=utf-8"
+        )
+
+    @classmethod
+    def for_error(cls, error: WebhookError) -> Self:
+        """The answer to a refused request: 403 or 400 with a short reason, nothing else."""
+        return cls.text(error.message, status_code=error.status_code)
+
+
+def _envelope_tuple(values: Iterable[Envelope]) -> tuple[Envelope, ...]:
+    return tuple(values)
+
+
+def _status_tuple(values: Iterable[StatusUpdate]) -> tuple[StatusUpdate, ...]:
+    return tuple(values)
+
+
+@attrs.frozen(kw_only=True)
+class WebhookResult:
+    """What one provider request contained, and the answer to give it."""
+
+    response: WebhookResponse = attrs.field(factory=WebhookResponse)
+    messages: tuple[Envelope, ...] = attrs.field(default=(), converter=_envelope_tuple)
+    statuses: tuple[StatusUpdate, ...] = attrs.field(default=(), converter=_status_tuple)
+
+
+@attrs.frozen(kw_only=True)
+class AdapterContext:
+    """What the router gives every adapter it builds: the shared sender, the public URL, a clock."""
+
+    sender: Sender = attrs.field(factory=Sender)
+    public_url: str | None = None
+    """The base URL providers call; webhooks go to ``{public_url}/webhooks/{channel}``."""
+    clock: Callable[[], datetime] = utc_now
+
+    def webhook_url(self, channel: str) -> str | None:
+        """Where the provider should send this channel's webhooks, or None when not configured."""
+        return f"{self.public_url.rstrip('/')}/webhooks/{channel}" if self.public_url else None
+
+
+class ChannelAdapter(Protocol):
+    """The protocol every adapter implements. Construct as ``Adapter(settings, context)``.
+
+    ``info``, ``capabilities`` and ``settings_class`` are class attributes on installed
+    adapters (the plugin host reads them without building an adapter).
+    """
+
+    @property
+    def info(self) -> AdapterInfo:
+        """The adapter's name, channel and provider."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the channel can carry and report."""
+        ...
+
+    @property
+    def settings_class(self) -> type[Any]:
+        """The attrs class of the adapter's settings."""
+        ...
+
+    async def send(self, envelope: Envelope) -> SendReceipt:
+        """Send one envelope whose content already fits the channel; one provider message."""
+        ...
+
+    async def handle_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """Verify, then parse, a provider request.
+
+        Raises :class:`~omnichannel.WebhookVerificationError` (403) before parsing anything when
+        the signature is missing or wrong, and :class:`~omnichannel.WebhookParseError` (400) when
+        the body cannot be understood.
+        """
+        ...
+
+    def simulate(self, *, sender: str, text: str, url: str) -> WebhookRequest:
+        """A correctly signed, provider-shaped inbound message request addressed to ``url``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the adapter holds (the shared sender is closed by its owner)."""
+        ...
+
+
+class AdapterClass(Protocol):
+    """An adapter class as the plugin host sees it: class attributes plus the constructor."""
+
+    @property
+    def info(self) -> AdapterInfo:
+        """The adapter's name, channel and provider."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the channel can carry and report."""
+        ...
+
+    @property
+    def settings_class(self) -> type[Any]:
+        """The attrs class of the adapter's settings."""
+        ...
+
+    def __call__(self, settings: Any, context: AdapterContext, /) -> ChannelAdapter:
+        """Build the adapter from its settings and the router's context."""
+        ...
+
+
+class BaseAdapter(Generic[SettingsT]):
+    """The recommended base for adapters: a provider overrides the methods listed in the
+    module docstring; this class does requests, error context, receipts and webhook framing."""
+
+    info: ClassVar[AdapterInfo]
+    capabilities: ClassVar[Capabilities]
+    settings_class: ClassVar[type[Any]]
+
+    def __init__(self, settings: SettingsT, context: AdapterContext | None = None) -> None:
+        self.settings = settings
+        self.context = context if context is not None else AdapterContext()
+        self.auth_headers: Mapping[str, str] = self.build_auth_headers()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.info.name}>"
+
+    @property
+    def webhook_url(self) -> str | None:
+        """This channel's public webhook URL, when a public URL is configured."""
+        return self.context.webhook_url(self.info.channel)
+
+    def now(self) -> datetime:
+        """The current time from the injected clock."""
+        return self.context.clock()
+
+    # -- what a provider overrides ----------------------------------------------------------
+
+    def build_auth_headers(self) -> Mapping[str, str]:
+        """Headers sent with every request (``Authorization``), computed once."""
+        return {}
+
+    def build_send_request(self, envelope: Envelope) -> httpx.Request:
+        """The provider request that sends ``envelope``. Pure: no I/O."""
+        raise NotImplementedError
+
+    def parse_send_response(self, envelope: Envelope, response: httpx.Response) -> SentMessage:
+        """Read the provider id and initial status from a 2xx answer."""
+        raise NotImplementedError
+
+    def error_for_response(self, response: httpx.Response) -> SendError:
+        """Map a non-2xx answer to a typed error; the default looks at the status code only."""
+        return default_error_for_response(response)
+
+    def verify_webhook(self, request: WebhookRequest) -> WebhookResponse | None:
+        """Raise :class:`~omnichannel.WebhookVerificationError` unless ``request`` is genuine.
+
+        Return a response to end the exchange there (a subscription handshake), or None to go on
+        to :meth:`parse_webhook`.
+        """
+        raise NotImplementedError
+
+    def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """Turn a verified request into messages and status updates, and the answer to give."""
+        raise NotImplementedError
+
+    def simulate(self, *, sender: str, text: str, url: str) -> WebhookRequest:
+        """A correctly signed, provider-shaped inbound message request addressed to ``url``."""
+        raise UnsupportedFeature(
+            f"{self.info.name} cannot simulate inbound messages", adapter=self.info.name
+        )
+
+    # -- what the base does -------------------------------------------------------------------
+
+    def idempotent(self, envelope: Envelope) -> bool:
+        """Whether resending ``envelope`` after an ambiguous failure is safe."""
+        return False
+
+    async def send(self, envelope: Envelope) -> SendReceipt:
+        """Send one envelope through the shared sender and build the receipt."""
+        try:
+            request = self.build_send_request(envelope)
+            response = await self.context.sender.send(
+                request, error_for=self.error_for_response, idempotent=self.idempotent(envelope)
+            )
+            sent = self.parse_send_response(envelope, response)
+        except OmnichannelError as error:
+            raise self._with_context(error, envelope) from None
+        return SendReceipt(
+            envelope_id=envelope.id,
+            channel=self.info.channel,
+            adapter=self.info.name,
+            provider_ids=(sent.provider_id,),
+            status=sent.status,
+            raw=sent.raw,
+        )
+
+    def _with_context(self, error: OmnichannelError, envelope: Envelope) -> OmnichannelError:
+        error.channel = error.channel or self.info.channel
+        error.adapter = error.adapter or self.info.name
+        error.envelope_id = error.envelope_id or envelope.id
+        return error
+
+    async def handle_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """Verify first; parse only what verified; map parse failures to 400."""
+        try:
+            handshake = self.verify_webhook(request)
+            if handshake is not None:
+                return WebhookResult(response=handshake)
+            return self.parse_webhook(request)
+        except WebhookError as error:
+            error.channel = error.channel or self.info.channel
+            error.adapter = error.adapter or self.info.name
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise WebhookParseError(
+                f"malformed {self.info.provider} webhook: {type(exc).__name__}",
+                channel=self.info.channel,
+                adapter=self.info.name,
+            ) from None
+
+    async def aclose(self) -> None:
+        """Nothing to release by default: the sender belongs to the router."""
+
+
+def receipts_provider_ids(receipts: Sequence[SendReceipt]) -> tuple[str, ...]:
+    """All provider ids of several receipts, in order."""
+    return tuple(pid for receipt in receipts for pid in receipt.provider_ids)

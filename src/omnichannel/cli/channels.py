@@ -1,0 +1,54 @@
+"""``omni channels``: the installed channel adapters, and plugins that failed to load."""
+
+from __future__ import annotations
+
+import click
+
+from omnichannel.cli._shared import INSTALL_HINT, config_option, json_option, load, print_json, warn
+
+
+@click.command()
+@config_option
+@json_option
+def channels(config_path: str | None, as_json: bool) -> None:
+    """List installed channel adapters: channel, provider, distribution, version, whether the
+    configuration uses them, and their capabilities."""
+    config, host = load(config_path)
+    configured = {channel.adapter for channel in config.channels.values()}
+    entries = host.adapters()
+    rows = [
+        {
+            "name": name,
+            "channel": entry.info.channel,
+            "provider": entry.info.provider,
+            "distribution": entry.plugin.distribution,
+            "version": entry.plugin.version,
+            "configured": name in configured,
+            "capabilities": entry.capabilities.to_dict(),
+        }
+        for name, entry in entries.items()
+    ]
+    failures = host.load_failures
+    if as_json:
+        print_json(rows)
+        for failure in failures:
+            warn(f"omni: plugin failed to load: {failure}")
+        if not rows:
+            warn(f"omni: {INSTALL_HINT}")
+        return
+    if not rows:
+        click.echo(INSTALL_HINT[0].upper() + INSTALL_HINT[1:] + ".")
+    for name, entry in entries.items():
+        caps = entry.capabilities
+        mark = "configured" if name in configured else "not configured"
+        click.echo(
+            f"{name:<16} channel={entry.info.channel:<10} {entry.plugin.distribution} "
+            f"{entry.plugin.version}  ({mark})"
+        )
+        statuses = ",".join(sorted(status.value for status in caps.statuses))
+        click.echo(
+            f"{'':<16} address={caps.address_kind.value} max_text={caps.max_text_length} "
+            f"statuses={statuses}"
+        )
+    for failure in failures:
+        click.echo(f"FAILED  {failure}")

@@ -1,0 +1,160 @@
+"""``omni demo``: the sandbox and a listener on loopback, a send and an inbound message on every
+installed channel, and the statuses that come back."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import click
+import httpx
+import uvicorn
+
+from omnichannel.cli._shared import INSTALL_HINT, json_option, print_line, warn
+from omnichannel.cli.listen import attach_printers, bind
+from omnichannel.cli.send import render_receipt
+from omnichannel.config import ChannelConfig, Config
+from omnichannel.envelope import Address, Envelope
+from omnichannel.errors import OmnichannelError
+from omnichannel.events import StatusUpdate
+from omnichannel.plugins import PluginHost
+from omnichannel.router import Router
+from omnichannel.sandbox import SimulatorContext, build_sandbox, simulator_classes
+from omnichannel.web import WebhookApp
+
+DEMO_TEXT = "Hello from the omnichannel demo"
+CUSTOMER_TEXT = "Hi, I need help with order #42"
+
+
+def demo_config(
+    host: PluginHost, sandbox_url: str, public_url: str
+) -> tuple[Config, dict[str, Any]]:
+    """A configuration with one channel per installed adapter that ships a simulator."""
+    simulators = simulator_classes(host)
+    channels: dict[str, ChannelConfig] = {}
+    chosen: dict[str, Any] = {}
+    for name, entry in host.adapters().items():
+        simulator = simulators.get(name)
+        channel = entry.info.channel
+        if simulator is None or channel in channels:
+            continue
+        settings = simulator.sample_settings(f"{sandbox_url}/{simulator.prefix}")
+        channels[channel] = ChannelConfig(channel=channel, adapter=name, settings=settings)
+        chosen[channel] = simulator
+    return Config(public_url=public_url, channels=channels), chosen
+
+
+async def _start(server: uvicorn.Server, sock: Any, group: Any) -> None:
+    group.start_soon(lambda: server.serve(sockets=[sock]))
+    while not server.started:  # uvicorn offers a flag, not an event  # noqa: ASYNC110
+        await anyio.sleep(0.01)
+
+
+@click.command()
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for statuses.")
+@click.option("--step-delay", default=0.1, show_default=True, help="Simulator pace, seconds.")
+@json_option
+def demo(timeout: float, step_delay: float, as_json: bool) -> None:
+    """Start the sandbox and a listener on loopback with a temporary configuration, send a
+    message on every installed channel, post one inbound message per channel, and print each
+    receipt and the events that come back."""
+    host = PluginHost.from_entry_points()
+    for failure in host.load_failures:
+        warn(f"omni: plugin failed to load: {failure}")
+    sandbox_sock, listen_sock = bind("127.0.0.1", 0), bind("127.0.0.1", 0)
+    sandbox_url = f"http://127.0.0.1:{sandbox_sock.getsockname()[1]}"
+    public_url = f"http://127.0.0.1:{listen_sock.getsockname()[1]}"
+    config, simulators = demo_config(host, sandbox_url, public_url)
+    if not config.channels:
+        click.echo(INSTALL_HINT[0].upper() + INSTALL_HINT[1:] + ".")
+        return
+    statuses: list[StatusUpdate] = []
+    failures: list[str] = []
+
+    async def run() -> None:
+        context = SimulatorContext(public_url=public_url, step_delay=step_delay)
+        sandbox = build_sandbox(config, host, context)
+        async with Router.from_config(config, host=host) as router:
+            attach_printers(router, as_json)
+            router.on_status(statuses.append)
+            servers = [
+                uvicorn.Server(uvicorn.Config(sandbox, log_level="warning", lifespan="off")),
+                uvicorn.Server(
+                    uvicorn.Config(
+                        WebhookApp.for_router(router, public_url=public_url),
+                        log_level="warning",
+                        lifespan="off",
+                    )
+                ),
+            ]
+            async with anyio.create_task_group() as group:
+                await _start(servers[0], sandbox_sock, group)
+                await _start(servers[1], listen_sock, group)
+                if not as_json:
+                    click.echo(f"sandbox on {sandbox_url}, listener on {public_url}")
+                for channel in router.channels:
+                    await _exercise(
+                        router, channel, simulators[channel], public_url, as_json, failures
+                    )
+                with anyio.move_on_after(timeout):
+                    await context.settle()
+                await sandbox.aclose()
+                for server in servers:
+                    server.should_exit = True
+
+    started = time.monotonic()
+    anyio.run(run)
+    summary = (
+        f"demo done in {time.monotonic() - started:.1f}s: {len(config.channels)} channel(s), "
+        f"{len(statuses)} status update(s), {len(failures)} failure(s)"
+    )
+    if as_json:
+        print_line(
+            {
+                "type": "summary",
+                "channels": sorted(config.channels),
+                "statuses": len(statuses),
+                "failures": failures,
+            }
+        )
+    else:
+        click.echo(summary)
+    if failures:
+        raise SystemExit(1)
+
+
+async def _exercise(
+    router: Router,
+    channel: str,
+    simulator: Any,
+    public_url: str,
+    as_json: bool,
+    failures: list[str],
+) -> None:
+    envelope = Envelope(
+        channel=channel,
+        recipient=Address(channel=channel, value=simulator.sample_recipient),
+        content=DEMO_TEXT,
+    )
+    try:
+        receipt = await router.send(envelope)
+    except OmnichannelError as error:
+        failures.append(f"{channel}: {error}")
+        warn(f"omni: {channel}: send failed: {error}")
+        return
+    if as_json:
+        print_line({"type": "receipt", "receipt": receipt.to_dict()})
+    else:
+        click.echo(render_receipt(receipt))
+    request = router.adapter(channel).simulate(
+        sender=simulator.sample_recipient,
+        text=CUSTOMER_TEXT,
+        url=f"{public_url}/webhooks/{channel}",
+    )
+    async with httpx.AsyncClient() as client:
+        response = await client.request(
+            request.method, request.url, headers=list(request.headers), content=request.body
+        )
+    if not 200 <= response.status_code < 300:
+        failures.append(f"{channel}: inbound webhook answered {response.status_code}")

@@ -1,0 +1,112 @@
+"""``omni listen``: serve the webhook app and print every message and status as it arrives."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import anyio
+import click
+import uvicorn
+
+from omnichannel.cli._shared import config_option, json_option, load, print_line
+from omnichannel.envelope import Envelope
+from omnichannel.events import StatusUpdate
+from omnichannel.router import Router
+from omnichannel.web import WebhookApp
+
+SCHEDULER_INTERVAL_SECONDS = 1.0
+
+
+def render_message(envelope: Envelope) -> str:
+    """The human form of an inbound message."""
+    sender = envelope.sender.value if envelope.sender else "?"
+    flags = "".join(f" [{key}={value}]" for key, value in envelope.metadata.items())
+    return f"message {envelope.channel} from {sender}: {envelope.content.text}{flags}"
+
+
+def render_status(update: StatusUpdate) -> str:
+    """The human form of a status update."""
+    reason = f" ({update.reason.value}: {update.provider_code})" if update.reason else ""
+    about = update.envelope_id or "unknown envelope"
+    return (
+        f"status {update.channel} {update.provider_id} -> {update.status.value}{reason} [{about}]"
+    )
+
+
+def attach_printers(router: Router, as_json: bool) -> None:
+    """Print messages and statuses as the router dispatches them."""
+
+    def on_message(envelope: Envelope) -> None:
+        if as_json:
+            print_line({"type": "message", "envelope": envelope.to_dict()})
+        else:
+            click.echo(render_message(envelope))
+
+    def on_status(update: StatusUpdate) -> None:
+        if as_json:
+            print_line({"type": "status", "status": update.to_dict()})
+        else:
+            click.echo(render_status(update))
+
+    router.on_message(on_message)
+    router.on_status(on_status)
+
+
+async def run_scheduler(router: Router) -> None:
+    """Place scheduled envelopes when they come due (kept in memory until an outbox exists)."""
+    while True:
+        await router.send_due()
+        await anyio.sleep(SCHEDULER_INTERVAL_SECONDS)
+
+
+async def serve(app: WebhookApp, sock: socket.socket) -> None:
+    """Serve ``app`` with uvicorn on an already-bound socket."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    await server.serve(sockets=[sock])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+@click.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--public-url",
+    default=None,
+    help="The URL providers call (overrides webhooks.public_url); signatures use it.",
+)
+@json_option
+def listen(
+    config_path: str | None, host: str, port: int, public_url: str | None, as_json: bool
+) -> None:
+    """Serve /webhooks/{channel}; print inbound messages and statuses (JSON lines: --json)."""
+    logging.basicConfig(level=logging.WARNING, format="omni: %(levelname)s %(name)s: %(message)s")
+    config, plugin_host = load(config_path)
+    sock = bind(host, port)
+    base = public_url or config.public_url or f"http://{host}:{sock.getsockname()[1]}"
+
+    async def run() -> None:
+        async with Router.from_config(config, host=plugin_host) as router:
+            attach_printers(router, as_json)
+            app = WebhookApp.for_router(router, public_url=base)
+            if not as_json:
+                click.echo(
+                    f"listening on {base}/webhooks/{{channel}} for: "
+                    f"{', '.join(router.channels) or 'no channels'}"
+                )
+            async with anyio.create_task_group() as group:
+                group.start_soon(run_scheduler, router)
+                await serve(app, sock)
+                group.cancel_scope.cancel()
+
+    anyio.run(run)

@@ -1,0 +1,284 @@
+"""Configuration: ``omnichannel.toml``, ``${ENV}`` interpolation, the :class:`Secret` type and
+typed adapter settings.
+
+A configuration names, per channel, the adapter that serves it and that adapter's settings::
+
+    [webhooks]
+    public_url = "https://support.example.com"
+
+    [channels.sms]
+    adapter = "sms.twilio"
+    auth_token = "${TWILIO_AUTH_TOKEN}"
+
+Secret settings become :class:`Secret` values the moment they are read, so no repr, log line
+or error message can show them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final, TypeVar, cast
+
+import attrs
+
+from omnichannel.errors import ConfigurationError, MissingVariable
+
+__all__ = [
+    "ChannelConfig",
+    "Config",
+    "Secret",
+    "build_settings",
+    "describe_settings",
+    "load_config",
+    "secret",
+    "setting",
+]
+
+CONFIG_ENV_VAR: Final = "OMNICHANNEL_CONFIG"
+DEFAULT_CONFIG_NAME: Final = "omnichannel.toml"
+
+SettingsT = TypeVar("SettingsT")
+
+
+class Secret:
+    """A secret string whose repr and str print ``<secret>``; read it with :meth:`reveal`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | Secret) -> None:
+        self._value = value.reveal() if isinstance(value, Secret) else str(value)
+
+    def reveal(self) -> str:
+        """The secret value itself. Call it only where the value is used (signing, auth)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return (Secret, (self._value,))
+
+
+def _to_secret(value: str | Secret | None) -> Secret | None:
+    return None if value is None else Secret(value)
+
+
+_NOTHING: Any = attrs.NOTHING
+
+
+def setting(
+    *, help: str, default: Any = _NOTHING, converter: Callable[[Any], Any] | None = None
+) -> Any:
+    """Declare a plain setting on an adapter's settings class, with its help text."""
+    return attrs.field(
+        default=default, converter=converter, metadata={"help": help, "secret": False}
+    )
+
+
+def secret(*, help: str, required: bool = True) -> Any:
+    """Declare a secret setting: the value is held as a :class:`Secret`."""
+    return attrs.field(
+        default=_NOTHING if required else None,
+        converter=_to_secret,
+        metadata={"help": help, "secret": True},
+        repr=False,
+    )
+
+
+def _config_name(field: attrs.Attribute[Any]) -> str:
+    # ``from`` is a Python keyword; the attribute is ``from_`` and the setting is ``from``.
+    return field.name[:-1] if field.name.endswith("_") else field.name
+
+
+def build_settings(cls: type[SettingsT], values: Mapping[str, Any], *, where: str) -> SettingsT:
+    """Build the settings object ``cls`` (an attrs class) from configuration values.
+
+    Unknown names, missing required names and values that fail validation become one
+    :class:`ConfigurationError` naming ``where`` and the setting, never its value.
+    """
+    fields = {_config_name(field): field for field in attrs.fields(cast(Any, cls))}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
+        )
+    missing = sorted(
+        name
+        for name, field in fields.items()
+        if field.default is attrs.NOTHING and name not in values
+    )
+    if missing:
+        raise ConfigurationError(f"{where}: missing required setting(s) {', '.join(missing)}")
+    kwargs = {fields[name].name: value for name, value in values.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: {exc.message}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{where}: {_redacted(exc, values)}") from None
+
+
+def _redacted(exc: Exception, values: Mapping[str, Any]) -> str:
+    text = str(exc)
+    for value in values.values():
+        if isinstance(value, Secret | str) and str(value) and len(str(value)) > 3:
+            raw = value.reveal() if isinstance(value, Secret) else value
+            text = text.replace(raw, "<redacted>")
+    return text
+
+
+def describe_settings(cls: type[Any]) -> list[dict[str, Any]]:
+    """One row per setting of ``cls``: name, required, secret, default and help text."""
+    rows = []
+    for field in attrs.fields(cls):
+        default = field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = None
+        rows.append(
+            {
+                "name": _config_name(field),
+                "required": field.default is attrs.NOTHING,
+                "secret": bool(field.metadata.get("secret")),
+                "default": None if default is attrs.NOTHING else default,
+                "help": field.metadata.get("help", ""),
+            }
+        )
+    return rows
+
+
+@attrs.frozen(kw_only=True)
+class ChannelConfig:
+    """One ``[channels.NAME]`` table: the adapter name and its (interpolated) settings."""
+
+    channel: str
+    adapter: str
+    settings: Mapping[str, Any] = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """A loaded ``omnichannel.toml``."""
+
+    public_url: str | None = None
+    """The URL providers call (``https://support.example.com``); webhook signatures depend on it."""
+    channels: Mapping[str, ChannelConfig] = attrs.field(factory=dict)
+    failover: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    """Per channel, the channels to try next when a send fails for good."""
+    path: Path | None = None
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, environ: Mapping[str, str], where: str) -> Any:
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            raise MissingVariable(name, where)
+
+        return _VARIABLE.sub(substitute, value)
+    if isinstance(value, dict):
+        return {key: _interpolate(item, environ, f"{where}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(item, environ, where) for item in value]
+    return value
+
+
+def find_config_path(
+    path: str | Path | None, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """The file to read: ``path``, then ``$OMNICHANNEL_CONFIG``, then ./omnichannel.toml."""
+    env = os.environ if environ is None else environ
+    if path is not None:
+        return Path(path)
+    if env.get(CONFIG_ENV_VAR):
+        return Path(env[CONFIG_ENV_VAR])
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.exists() else None
+
+
+def load_config(
+    path: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Read and check a configuration file; with no file found, an empty configuration."""
+    env = os.environ if environ is None else environ
+    found = find_config_path(path, env)
+    if found is None:
+        return Config()
+    try:
+        data = tomllib.loads(found.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"configuration file {str(found)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{found}: not valid TOML: {exc}") from None
+    return parse_config(data, environ=env, path=found)
+
+
+def parse_config(
+    data: Mapping[str, Any], *, environ: Mapping[str, str] | None = None, path: Path | None = None
+) -> Config:
+    """Build a :class:`Config` from already-parsed TOML data."""
+    env = os.environ if environ is None else environ
+    where = str(path) if path else "configuration"
+    known = {"webhooks", "channels", "routing"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown section(s) {', '.join(unknown)}")
+    webhooks = _table(data, "webhooks", where)
+    public_url = _interpolate(webhooks.get("public_url"), env, "webhooks.public_url")
+    channels: dict[str, ChannelConfig] = {}
+    for channel, table in _table(data, "channels", where).items():
+        if not isinstance(table, dict):
+            raise ConfigurationError(f"{where}: [channels.{channel}] must be a table")
+        options = dict(table)
+        adapter = options.pop("adapter", None)
+        if not isinstance(adapter, str) or not adapter:
+            raise ConfigurationError(
+                f'{where}: [channels.{channel}] needs adapter = "<name>" (see omni channels)'
+            )
+        settings = _interpolate(options, env, f"channels.{channel}")
+        channels[channel] = ChannelConfig(channel=channel, adapter=adapter, settings=settings)
+    routing = _table(data, "routing", where)
+    failover: dict[str, tuple[str, ...]] = {}
+    for channel, chain in (routing.get("failover") or {}).items():
+        if not isinstance(chain, list) or not all(isinstance(item, str) for item in chain):
+            raise ConfigurationError(
+                f"{where}: routing.failover.{channel} must be a list of channels"
+            )
+        failover[channel] = tuple(chain)
+    return Config(
+        public_url=public_url.rstrip("/") if public_url else None,
+        channels=channels,
+        failover=failover,
+        path=path,
+    )
+
+
+def _table(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{where}: [{name}] must be a table")
+    return value

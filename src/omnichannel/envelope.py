@@ -1,0 +1,508 @@
+"""The envelope: one message shape for every channel, inbound and outbound.
+
+An :class:`Envelope` is a frozen value. Change it with :func:`attrs.evolve` or the helpers
+here (:meth:`Envelope.reply`); serialise it with :meth:`Envelope.to_dict` and read it back with
+:meth:`Envelope.from_dict`, losslessly, so envelopes can be logged, queued and replayed.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final, Self
+
+import attrs
+import phonenumbers
+
+from omnichannel.errors import InvalidAddress, InvalidEnvelope
+
+__all__ = [
+    "Address",
+    "AddressKind",
+    "Content",
+    "Direction",
+    "Envelope",
+    "FrozenMap",
+    "Media",
+    "Sensitivity",
+    "Template",
+    "TextFormat",
+    "Visibility",
+    "new_envelope_id",
+]
+
+SCHEMA_VERSION: Final = 1
+METADATA_MAX_KEYS: Final = 64
+METADATA_MAX_BYTES: Final = 4096
+
+
+class Direction(enum.StrEnum):
+    """Whether the customer sent the message (INBOUND) or we did (OUTBOUND)."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Visibility(enum.StrEnum):
+    """PRIVATE (a DM, an SMS, an email) or PUBLIC (a public reply anyone can read)."""
+
+    PRIVATE = "private"
+    PUBLIC = "public"
+
+
+class Sensitivity(enum.StrEnum):
+    """RESTRICTED content never goes out PUBLIC; the router enforces it before sending."""
+
+    NORMAL = "normal"
+    RESTRICTED = "restricted"
+
+
+class TextFormat(enum.StrEnum):
+    """The markup of :attr:`Content.text`."""
+
+    PLAIN = "plain"
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+
+_EMAIL_PATTERN = re.compile(
+    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+
+
+class AddressKind(enum.StrEnum):
+    """What an address value is on a channel; a channel's capabilities declare it."""
+
+    PHONE = "phone"
+    """An E.164 phone number (``+14155550199``)."""
+    EMAIL = "email"
+    """An email address; the domain is lower-cased."""
+    HANDLE = "handle"
+    """A user name or handle, kept as given."""
+    OPAQUE = "opaque"
+    """A provider id (a chat id, a user id), kept as given."""
+
+    def normalize(self, value: str, *, channel: str | None = None) -> str:
+        """Return the canonical form of ``value``, or raise :class:`InvalidAddress`.
+
+        Phone numbers must be in international form (``+`` and country code): a support
+        application talks to customers in many countries, so no default region is guessed.
+        """
+        stripped = value.strip()
+        if not stripped:
+            raise InvalidAddress(value, self.value, "it is empty", channel=channel)
+        if self is AddressKind.PHONE:
+            return _normalize_phone(stripped, channel)
+        if self is AddressKind.EMAIL:
+            if not _EMAIL_PATTERN.match(stripped):
+                raise InvalidAddress(value, "email", "expected local@domain", channel=channel)
+            local, _, domain = stripped.rpartition("@")
+            return f"{local}@{domain.lower()}"
+        return stripped
+
+
+def _normalize_phone(value: str, channel: str | None) -> str:
+    if not value.startswith("+"):
+        raise InvalidAddress(
+            value, "phone", "use international E.164 form, e.g. +14155550199", channel=channel
+        )
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidAddress(value, "phone", str(exc), channel=channel) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidAddress(value, "phone", "not a valid phone number", channel=channel)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class FrozenMap(Mapping[str, Any]):
+    """An immutable, hashable mapping; nested dicts and lists are frozen too."""
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, data: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> None:
+        items = data.items() if isinstance(data, Mapping) else data
+        self._data: dict[str, Any] = {str(key): _freeze(value) for key, value in items}
+        self._hash: int | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self._data == dict(other.items())
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+    def thaw(self) -> dict[str, Any]:
+        """A plain, mutable, JSON-ready copy."""
+        return {key: _thaw(value) for key, value in self._data.items()}
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, FrozenMap):
+        return value
+    if isinstance(value, Mapping):
+        return FrozenMap(value)
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, FrozenMap):
+        return value.thaw()
+    if isinstance(value, tuple):
+        return [_thaw(item) for item in value]
+    return value
+
+
+def _to_frozen_map(value: Mapping[str, Any] | None) -> FrozenMap:
+    return value if isinstance(value, FrozenMap) else FrozenMap(value or {})
+
+
+def _check_metadata(_instance: object, _attribute: object, value: FrozenMap) -> None:
+    if len(value) > METADATA_MAX_KEYS:
+        raise InvalidEnvelope(f"metadata has {len(value)} keys; at most {METADATA_MAX_KEYS}")
+    size = 0
+    for key, item in value.items():
+        if not isinstance(item, str | int | float | bool) or item is None:
+            raise InvalidEnvelope(
+                f"metadata[{key!r}] is a {type(item).__name__}; metadata values are flat "
+                "str, int, float or bool (put structured data in provider_options)"
+            )
+        size += len(key) + len(str(item))
+    if size > METADATA_MAX_BYTES:
+        raise InvalidEnvelope(f"metadata is {size} characters; at most {METADATA_MAX_BYTES}")
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_envelope_id() -> str:
+    """A new unique, time-sortable id: 48 bits of milliseconds and 80 random bits (ULID layout)."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        value, index = divmod(value, 32)
+        chars.append(_CROCKFORD[index])
+    return "".join(reversed(chars))
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _require_aware(
+    _instance: object, attribute: attrs.Attribute[Any], value: datetime | None
+) -> None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidEnvelope(f"{attribute.name} must be timezone-aware (use datetime.now(UTC))")
+
+
+def _non_empty(_instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value or not value.strip():
+        raise InvalidEnvelope(f"{attribute.name} must not be empty")
+
+
+@attrs.frozen(kw_only=True)
+class Address:
+    """Somebody on a channel: a phone number, an email address, a handle or an opaque id.
+
+    Build addresses freely; the router normalises them with the channel's declared
+    :class:`AddressKind` (E.164 for phones, lower-cased domain for email) before any network
+    call, and rejects impossible ones with :class:`~omnichannel.InvalidAddress`.
+    """
+
+    channel: str = attrs.field(validator=_non_empty)
+    value: str = attrs.field(validator=_non_empty)
+    name: str | None = None
+    """A display name, when the channel carries one."""
+
+    def normalized(self, kind: AddressKind) -> Self:
+        """This address with its value in canonical form for ``kind``."""
+        value = kind.normalize(self.value, channel=self.channel)
+        return self if value == self.value else attrs.evolve(self, value=value)
+
+    def on(self, channel: str) -> Self:
+        """The same value on another channel (a phone on SMS, then on voice)."""
+        return attrs.evolve(self, channel=channel)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"channel": self.channel, "value": self.value, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Read the output of :meth:`to_dict`; unknown keys are ignored."""
+        return cls(channel=data["channel"], value=data["value"], name=data.get("name"))
+
+
+@attrs.frozen(kw_only=True)
+class Media:
+    """One attachment, by URL (providers fetch media themselves)."""
+
+    url: str = attrs.field(validator=_non_empty)
+    content_type: str | None = None
+    filename: str | None = None
+    size: int | None = None
+    """In bytes, when known; used to check the channel's media limits."""
+    caption: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Read the output of :meth:`to_dict`; unknown keys are ignored."""
+        names = {field.name for field in attrs.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+
+@attrs.frozen(kw_only=True)
+class Template:
+    """A provider-approved message template (needed outside a session window)."""
+
+    name: str = attrs.field(validator=_non_empty)
+    language: str | None = None
+    variables: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_frozen_map)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"name": self.name, "language": self.language, "variables": self.variables.thaw()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Read the output of :meth:`to_dict`; unknown keys are ignored."""
+        return cls(
+            name=data["name"], language=data.get("language"), variables=data.get("variables") or {}
+        )
+
+
+def _media_tuple(value: Iterable[Media]) -> tuple[Media, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class Content:
+    """What a message says: text in a format, an optional subject, media and a template."""
+
+    text: str = ""
+    format: TextFormat = attrs.field(default=TextFormat.PLAIN, converter=TextFormat)
+    subject: str | None = None
+    plain_alternative: str | None = None
+    """A plain-text rendering of ``text`` when ``format`` is markdown or HTML."""
+    media: tuple[Media, ...] = attrs.field(default=(), converter=_media_tuple)
+    template: Template | None = None
+    fallback_text: str | None = None
+    """What to show where a part cannot be rendered (a card on SMS, a template on email)."""
+
+    def __attrs_post_init__(self) -> None:
+        if not (self.text or self.media or self.template):
+            raise InvalidEnvelope("content is empty: give text, media or a template")
+
+    @property
+    def plain_text(self) -> str:
+        """The best plain-text form of the text that the content itself provides."""
+        if self.format is TextFormat.PLAIN:
+            return self.text
+        return self.plain_alternative if self.plain_alternative is not None else self.text
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "text": self.text,
+            "format": self.format.value,
+            "subject": self.subject,
+            "plain_alternative": self.plain_alternative,
+            "media": [item.to_dict() for item in self.media],
+            "template": self.template.to_dict() if self.template else None,
+            "fallback_text": self.fallback_text,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Read the output of :meth:`to_dict`; unknown keys are ignored."""
+        template = data.get("template")
+        return cls(
+            text=data.get("text", ""),
+            format=data.get("format", "plain"),
+            subject=data.get("subject"),
+            plain_alternative=data.get("plain_alternative"),
+            media=[Media.from_dict(item) for item in data.get("media") or ()],
+            template=Template.from_dict(template) if template else None,
+            fallback_text=data.get("fallback_text"),
+        )
+
+
+def _content_from(value: Content | str) -> Content:
+    return Content(text=value) if isinstance(value, str) else value
+
+
+def _datetime_or_none(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@attrs.frozen(kw_only=True)
+class Envelope:
+    """One message on one channel, in either direction.
+
+    ``content`` accepts a plain string as a shorthand for ``Content(text=...)``. ``raw`` holds
+    the provider's payload for inbound messages and takes no part in equality, hashing or repr.
+    """
+
+    channel: str = attrs.field(validator=_non_empty)
+    sender: Address | None = None
+    """Who sent it; for outbound envelopes the router fills in the business address."""
+    recipient: Address
+    content: Content = attrs.field(converter=_content_from)
+    direction: Direction = attrs.field(default=Direction.OUTBOUND, converter=Direction)
+    id: str = attrs.field(factory=new_envelope_id, validator=_non_empty)
+    """Ours: unique and time-sortable; also the default idempotency key."""
+    business_address: Address | None = None
+    """Our side of the exchange: the number, account or mailbox the customer wrote to."""
+    thread: str | None = None
+    in_reply_to: str | None = None
+    provider_id: str | None = None
+    conversation_id: str | None = None
+    visibility: Visibility = attrs.field(default=Visibility.PRIVATE, converter=Visibility)
+    sensitivity: Sensitivity = attrs.field(default=Sensitivity.NORMAL, converter=Sensitivity)
+    expires_at: datetime | None = attrs.field(default=None, validator=_require_aware)
+    send_at: datetime | None = attrs.field(default=None, validator=_require_aware)
+    """Do not send before this time (a callback booked for later)."""
+    created_at: datetime = attrs.field(factory=_utc_now, validator=_require_aware)
+    metadata: FrozenMap = attrs.field(
+        factory=FrozenMap, converter=_to_frozen_map, validator=_check_metadata
+    )
+    """Application data: flat values, size-capped, echoed back on status updates."""
+    provider_options: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_frozen_map)
+    """Native options keyed by adapter name (``{"sms.twilio": {...}}``), ignored by others."""
+    raw: object = attrs.field(default=None, eq=False, hash=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.recipient.channel != self.channel:
+            raise InvalidEnvelope(
+                f"recipient is on channel {self.recipient.channel!r} but the envelope is on "
+                f"{self.channel!r}; use Address.on({self.channel!r})"
+            )
+
+    def options_for(self, adapter_name: str) -> Mapping[str, Any]:
+        """The native options addressed to one adapter (empty when none)."""
+        options = self.provider_options.get(adapter_name)
+        return options if isinstance(options, Mapping) else FrozenMap()
+
+    def reply(
+        self,
+        content: Content | str,
+        *,
+        channel: str | None = None,
+        recipient: Address | None = None,
+        **changes: Any,
+    ) -> Envelope:
+        """Build the answer to this (inbound) envelope.
+
+        Same channel, addresses swapped, the business address kept, the thread carried over and
+        ``in_reply_to`` set to this message's provider id. ``channel`` moves the reply elsewhere
+        (the customer's address moves with it when no ``recipient`` is given).
+        """
+        target_channel = channel or self.channel
+        customer = self.sender if self.direction is Direction.INBOUND else self.recipient
+        if customer is None:
+            raise InvalidEnvelope("cannot reply: the envelope has no sender")
+        to = recipient or customer.on(target_channel)
+        same_channel = target_channel == self.channel
+        return Envelope(
+            channel=target_channel,
+            direction=Direction.OUTBOUND,
+            sender=self.business_address if same_channel else None,
+            recipient=to,
+            business_address=self.business_address if same_channel else None,
+            content=content,
+            thread=self.thread if same_channel else None,
+            in_reply_to=self.provider_id if same_channel else None,
+            conversation_id=self.conversation_id,
+            visibility=self.visibility if same_channel else Visibility.PRIVATE,
+            **changes,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with a ``"v"`` schema marker; ``raw`` is not included."""
+        return {
+            "v": SCHEMA_VERSION,
+            "id": self.id,
+            "channel": self.channel,
+            "direction": self.direction.value,
+            "sender": self.sender.to_dict() if self.sender else None,
+            "recipient": self.recipient.to_dict(),
+            "business_address": self.business_address.to_dict() if self.business_address else None,
+            "content": self.content.to_dict(),
+            "thread": self.thread,
+            "in_reply_to": self.in_reply_to,
+            "provider_id": self.provider_id,
+            "conversation_id": self.conversation_id,
+            "visibility": self.visibility.value,
+            "sensitivity": self.sensitivity.value,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "send_at": self.send_at.isoformat() if self.send_at else None,
+            "created_at": self.created_at.isoformat(),
+            "metadata": self.metadata.thaw(),
+            "provider_options": self.provider_options.thaw(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Envelope:
+        """Read the output of :meth:`to_dict`.
+
+        Unknown fields are ignored, so a reader keeps working when a newer writer adds some;
+        a schema version newer than this reader understands is refused.
+        """
+        version = data.get("v", SCHEMA_VERSION)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise InvalidEnvelope(
+                f"envelope schema version {version!r} is newer than this reader "
+                f"({SCHEMA_VERSION}); upgrade omnichannel"
+            )
+        try:
+            sender, business = data.get("sender"), data.get("business_address")
+            return cls(
+                id=data["id"],
+                channel=data["channel"],
+                direction=data.get("direction", "outbound"),
+                sender=Address.from_dict(sender) if sender else None,
+                recipient=Address.from_dict(data["recipient"]),
+                business_address=Address.from_dict(business) if business else None,
+                content=Content.from_dict(data["content"]),
+                thread=data.get("thread"),
+                in_reply_to=data.get("in_reply_to"),
+                provider_id=data.get("provider_id"),
+                conversation_id=data.get("conversation_id"),
+                visibility=data.get("visibility", "private"),
+                sensitivity=data.get("sensitivity", "normal"),
+                expires_at=_datetime_or_none(data.get("expires_at")),
+                send_at=_datetime_or_none(data.get("send_at")),
+                created_at=datetime.fromisoformat(data["created_at"]),
+                metadata=data.get("metadata") or {},
+                provider_options=data.get("provider_options") or {},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, InvalidEnvelope):
+                raise
+            raise InvalidEnvelope(f"not a serialised envelope: {exc!r}") from None

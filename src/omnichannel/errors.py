@@ -1,0 +1,252 @@
+"""The exceptions omnichannel raises, grouped by what the caller should do about them.
+
+```
+OmnichannelError
+├── ConfigurationError            fix the configuration or installation, then run again
+│   ├── UnknownChannel            no adapter serves that channel (the message lists those that do)
+│   ├── UnknownAdapter            no installed plugin provides that adapter name
+│   └── MissingVariable           an ${ENV} reference in the config is unset
+├── InvalidEnvelope               the envelope itself is wrong (a field, a value)
+│   └── InvalidAddress            a phone number, email address or handle that cannot be used
+├── SendError                     a send did not happen; `retryable`: is trying again safe
+│   ├── ProviderError             the provider answered with an error
+│   │   └── RateLimited           slow down; `retry_after` seconds when the provider said
+│   ├── TransportError            the provider could not be reached, or the answer was lost
+│   ├── InvalidRecipient          the provider refused the address
+│   ├── ContentRejected           the provider or the channel refused the content
+│   │   └── ContentTooLong        the text does not fit and may not be split
+│   ├── UnsupportedFeature        the channel cannot express what the envelope asks for
+│   └── PolicyViolation           a routing rule refused it before any network call
+└── WebhookError                  an inbound provider request was refused
+    ├── WebhookVerificationError  bad or missing signature: answer 403, process nothing
+    └── WebhookParseError         malformed body: answer 400, process nothing
+```
+
+Every message says what happened, to what, and what to do, and names the channel, adapter
+and envelope id when they are known. No exception carries a secret or a full request body.
+Plugins subclass these; they never define a new root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from omnichannel.events import FailureReason
+
+__all__ = [
+    "ConfigurationError",
+    "ContentRejected",
+    "ContentTooLong",
+    "InvalidAddress",
+    "InvalidEnvelope",
+    "MissingVariable",
+    "OmnichannelError",
+    "PolicyViolation",
+    "ProviderError",
+    "RateLimited",
+    "SendError",
+    "TransportError",
+    "UnknownAdapter",
+    "UnknownChannel",
+    "UnsupportedFeature",
+    "WebhookError",
+    "WebhookParseError",
+    "WebhookVerificationError",
+]
+
+
+class OmnichannelError(Exception):
+    """The root of every error omnichannel raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str | None = None,
+        adapter: str | None = None,
+        envelope_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.channel = channel
+        self.adapter = adapter
+        self.envelope_id = envelope_id
+
+    def __str__(self) -> str:
+        context = [
+            f"{label}={value}"
+            for label, value in (
+                ("channel", self.channel),
+                ("adapter", self.adapter),
+                ("envelope", self.envelope_id),
+            )
+            if value
+        ]
+        if not context:
+            return self.message
+        return f"{self.message} ({', '.join(context)})"
+
+
+class ConfigurationError(OmnichannelError):
+    """The configuration or the installed plugins cannot do what was asked."""
+
+
+def _listing(names: Iterable[str]) -> str:
+    ordered = sorted(set(names))
+    return ", ".join(ordered) if ordered else "none"
+
+
+class UnknownChannel(ConfigurationError):
+    """No adapter serves the requested channel."""
+
+    def __init__(self, channel: str, installed: Iterable[str]) -> None:
+        self.installed = tuple(sorted(set(installed)))
+        super().__init__(
+            f"channel {channel!r} is not installed; installed: {_listing(self.installed)}",
+        )
+        self.channel = channel
+
+
+class UnknownAdapter(ConfigurationError):
+    """No installed plugin provides the requested adapter name."""
+
+    def __init__(self, adapter: str, installed: Iterable[str]) -> None:
+        self.installed = tuple(sorted(set(installed)))
+        super().__init__(
+            f"adapter {adapter!r} is not installed; installed: {_listing(self.installed)}",
+        )
+        self.adapter = adapter
+
+
+class MissingVariable(ConfigurationError):
+    """An ``${ENV}`` reference in the configuration has no value in the environment."""
+
+    def __init__(self, variable: str, where: str) -> None:
+        super().__init__(
+            f"environment variable {variable!r} is not set (referenced by {where}); "
+            "set it or edit the configuration",
+        )
+        self.variable = variable
+
+
+class InvalidEnvelope(OmnichannelError, ValueError):
+    """An envelope, or one of its fields, is not valid."""
+
+
+class InvalidAddress(InvalidEnvelope):
+    """An address cannot be used on its channel (for example an impossible phone number)."""
+
+    def __init__(self, value: str, kind: str, reason: str, *, channel: str | None = None) -> None:
+        super().__init__(f"invalid {kind} address {value!r}: {reason}", channel=channel)
+        self.value = value
+        self.kind = kind
+
+
+class SendError(OmnichannelError):
+    """A message was not sent.
+
+    ``reason`` normalises the cause across providers; ``retryable`` says whether sending the
+    same envelope again is safe and may succeed; ``provider_code`` and ``provider_message``
+    keep what the provider said.
+    """
+
+    default_reason = FailureReason.PROVIDER_ERROR
+    default_retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: FailureReason | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+        provider_code: str | None = None,
+        provider_message: str | None = None,
+        status_code: int | None = None,
+        channel: str | None = None,
+        adapter: str | None = None,
+        envelope_id: str | None = None,
+    ) -> None:
+        super().__init__(message, channel=channel, adapter=adapter, envelope_id=envelope_id)
+        self.reason = reason if reason is not None else self.default_reason
+        self.retryable = retryable if retryable is not None else self.default_retryable
+        self.retry_after = retry_after
+        self.provider_code = provider_code
+        self.provider_message = provider_message
+        self.status_code = status_code
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        details = [f"reason={self.reason.value}", f"retryable={'yes' if self.retryable else 'no'}"]
+        if self.provider_code:
+            details.append(f"provider code {self.provider_code}")
+        if self.retry_after is not None:
+            details.append(f"retry after {self.retry_after:g}s")
+        return f"{base} [{'; '.join(details)}]"
+
+
+class ProviderError(SendError):
+    """The provider answered with an error."""
+
+
+class RateLimited(ProviderError):
+    """The provider asks us to slow down; ``retry_after`` is in seconds when it said so."""
+
+    default_reason = FailureReason.RATE_LIMITED
+    default_retryable = True
+
+
+class TransportError(SendError):
+    """The provider could not be reached, or its answer was lost.
+
+    ``retryable`` is true only when the request certainly never reached the provider
+    (a refused connection); a timeout after sending is ambiguous and is not retried.
+    """
+
+    default_reason = FailureReason.UNREACHABLE
+
+
+class InvalidRecipient(SendError):
+    """The provider refused the recipient address."""
+
+    default_reason = FailureReason.INVALID_RECIPIENT
+
+
+class ContentRejected(SendError):
+    """The provider or the channel refused the content."""
+
+    default_reason = FailureReason.CONTENT_REJECTED
+
+
+class ContentTooLong(ContentRejected):
+    """The text is longer than the channel carries, and splitting it is not allowed."""
+
+
+class UnsupportedFeature(SendError):
+    """The channel cannot faithfully express what the envelope asks for."""
+
+    default_reason = FailureReason.CONTENT_REJECTED
+
+
+class PolicyViolation(SendError):
+    """A routing rule refused the envelope before any network call."""
+
+    default_reason = FailureReason.POLICY
+
+
+class WebhookError(OmnichannelError):
+    """An inbound provider request was refused; ``status_code`` is the HTTP answer to give."""
+
+    status_code = 400
+
+
+class WebhookVerificationError(WebhookError):
+    """The request's signature is missing or wrong. Answer 403 and process nothing."""
+
+    status_code = 403
+
+
+class WebhookParseError(WebhookError):
+    """The request is signed correctly but its body cannot be understood. Answer 400."""
+
+    status_code = 400

@@ -1,0 +1,226 @@
+"""The sandbox: local simulators of provider APIs, contributed by plugins.
+
+Each channel plugin ships a simulator of its provider through the
+:func:`~omnichannel.hookspecs.omnichannel_simulators` hook. The :class:`Sandbox` mounts every
+simulator at ``/{prefix}/`` of one ASGI app (``omni sandbox`` serves it). A simulator accepts the
+adapter's real requests, answers as the provider does, and posts signed status callbacks to the
+webhook URL it was given, so an application can be exercised end to end on one machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, ClassVar, Protocol
+
+import anyio
+import httpx
+
+from omnichannel.adapter import WebhookRequest, WebhookResponse
+from omnichannel.config import Config, build_settings
+from omnichannel.plugins import PluginHost
+from omnichannel.web import Receive, Scope, Send, lifespan, read_request, send_response
+
+__all__ = [
+    "BaseSimulator",
+    "ProviderSimulator",
+    "Sandbox",
+    "SimulatorContext",
+    "build_sandbox",
+    "simulator_classes",
+]
+
+logger = logging.getLogger("omnichannel.sandbox")
+
+
+class SimulatorContext:
+    """What the sandbox gives each simulator: where to post callbacks and how to pace them.
+
+    ``transport`` carries the callbacks (tests inject ``httpx.ASGITransport`` around the
+    webhook app); ``step_delay`` is the pause between two status changes of one message (0 in
+    tests, so no test sleeps); ``sleep`` can be replaced too.
+    """
+
+    def __init__(
+        self,
+        *,
+        public_url: str | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        step_delay: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self._transport = transport
+        self.step_delay = step_delay
+        self.sleep = sleep
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def webhook_url(self, channel: str) -> str | None:
+        """The webhook URL of ``channel`` on the application side, when one is configured."""
+        return f"{self.public_url}/webhooks/{channel}" if self.public_url else None
+
+    async def post(self, url: str, *, headers: Mapping[str, str], body: bytes) -> int:
+        """POST a callback; returns the HTTP status (0 when the application was unreachable)."""
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport()
+        request = httpx.Request("POST", url, headers=headers, content=body)
+        request.extensions["timeout"] = httpx.Timeout(10.0).as_dict()
+        try:
+            response = await self._transport.handle_async_request(request)
+            await response.aread()
+            await response.aclose()
+        except httpx.TransportError as exc:
+            logger.warning("callback to %s failed: %s", url, type(exc).__name__)
+            return 0
+        return response.status_code
+
+    def spawn(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` in the background (status progressions); :meth:`settle` waits for it."""
+        task = asyncio.get_running_loop().create_task(self._guard(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, work: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await work()
+        except Exception:
+            logger.exception("a simulator background step failed")
+
+    async def settle(self) -> None:
+        """Wait until every background step has run (tests call this instead of sleeping)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel pending steps and close the callback transport."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
+class ProviderSimulator(Protocol):
+    """A local stand-in for one provider API. Construct as ``Simulator(settings, context)``,
+    where ``settings`` is the adapter's settings object (the simulator checks the same
+    credentials the real provider would, and signs callbacks with the same secrets)."""
+
+    adapter_name: ClassVar[str]
+    """The adapter whose requests this simulator accepts (``"sms.example"``)."""
+    prefix: ClassVar[str]
+    """The URL path segment it is mounted at; the adapter's ``base_url`` points there."""
+    sample_recipient: ClassVar[str]
+    """An address the simulator accepts as a recipient (used by ``omni demo``)."""
+
+    @classmethod
+    def sample_settings(cls, base_url: str) -> dict[str, Any]:
+        """Settings values for the adapter, pointing at the simulator mounted at ``base_url``."""
+        ...
+
+    async def handle(self, request: WebhookRequest) -> WebhookResponse:
+        """Answer one API request, as the provider would."""
+        ...
+
+
+class BaseSimulator:
+    """A convenient base: keeps the settings and the context; subclasses implement ``handle``."""
+
+    adapter_name: ClassVar[str]
+    prefix: ClassVar[str]
+    sample_recipient: ClassVar[str]
+
+    def __init__(self, settings: Any, context: SimulatorContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    @classmethod
+    def sample_settings(cls, base_url: str) -> dict[str, Any]:
+        """Configuration values for the adapter, pointing at ``base_url``."""
+        raise NotImplementedError
+
+    def subpath(self, request: WebhookRequest) -> str:
+        """The request path below this simulator's prefix (``/2010-04-01/...``)."""
+        path = request.path
+        mount = f"/{self.prefix}"
+        return path[len(mount) :] if path.startswith(mount) else path
+
+    async def handle(self, request: WebhookRequest) -> WebhookResponse:
+        """Answer one API request, as the provider would."""
+        raise NotImplementedError
+
+
+class Sandbox:
+    """An ASGI app mounting simulators at ``/{prefix}/``; ``GET /`` lists them."""
+
+    def __init__(self, simulators: Iterable[ProviderSimulator], context: SimulatorContext) -> None:
+        self.context = context
+        self.simulators: dict[str, ProviderSimulator] = {}
+        for simulator in simulators:
+            if simulator.prefix in self.simulators:
+                raise ValueError(f"two simulators claim the sandbox prefix {simulator.prefix!r}")
+            self.simulators[simulator.prefix] = simulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        segment = scope["path"].strip("/").split("/", 1)[0]
+        if not segment:
+            listing = {prefix: sim.adapter_name for prefix, sim in self.simulators.items()}
+            await send_response(send, WebhookResponse.json({"simulators": listing}))
+            return
+        simulator = self.simulators.get(segment)
+        if simulator is None:
+            await send_response(
+                send,
+                WebhookResponse.json(
+                    {"error": f"no simulator at /{segment}", "mounted": sorted(self.simulators)},
+                    status_code=404,
+                ),
+            )
+            return
+        request = await read_request(scope, receive)
+        try:
+            response = await simulator.handle(request)
+        except Exception:
+            logger.exception("simulator %s failed", simulator.adapter_name)
+            response = WebhookResponse.json({"error": "simulator failure"}, status_code=500)
+        await send_response(send, response)
+
+    async def settle(self) -> None:
+        """Wait until every simulator's pending callbacks have been posted."""
+        await self.context.settle()
+
+    async def aclose(self) -> None:
+        """Stop pending callbacks and close connections."""
+        await self.context.aclose()
+
+
+def simulator_classes(host: PluginHost) -> dict[str, type[ProviderSimulator]]:
+    """The simulator classes plugins contribute, by the adapter name each one serves."""
+    return {cls.adapter_name: cls for cls in host.simulators()}
+
+
+def build_sandbox(config: Config, host: PluginHost, context: SimulatorContext) -> Sandbox:
+    """A sandbox with a simulator for every configured channel whose plugin ships one.
+
+    Each simulator gets the same settings as the adapter, so credentials and webhook secrets
+    match on both sides.
+    """
+    classes = simulator_classes(host)
+    simulators: list[ProviderSimulator] = []
+    for channel, channel_config in config.channels.items():
+        simulator_class: Any = classes.get(channel_config.adapter)
+        if simulator_class is None:
+            continue
+        entry = host.adapter(channel_config.adapter)
+        settings = build_settings(
+            entry.adapter_class.settings_class,
+            channel_config.settings,
+            where=f"[channels.{channel}] ({channel_config.adapter})",
+        )
+        simulators.append(simulator_class(settings, context))
+    return Sandbox(simulators, context)

@@ -1,0 +1,30 @@
+"""The test kit: what applications and plugin authors test with.
+
+Registered as a pytest plugin (the ``pytest11`` entry point), so its fixtures are available in
+any project that installs omnichannel:
+
+* :class:`FakeAdapter`: an adapter whose ``send`` calls a plain function, for application tests
+  that need neither HTTP mocks nor a plugin;
+* builders: :func:`make_envelope`, :func:`make_inbound`, :func:`make_status`,
+  :func:`webhook_request`;
+* fixtures: ``plugin_host`` (built-ins only; register what the test needs), ``fake_adapter``,
+  ``router``, and ``anyio_backend`` (asyncio);
+* :class:`~omnichannel.testing.contract.AdapterContract`: the conformance suite a plugin
+  subclasses in its ``tests/test_contract.py``.
+"""
+
+from __future__ import annotations
+
+from omnichannel.testing.builders import make_envelope, make_inbound, make_status, webhook_request
+from omnichannel.testing.contract import AdapterContract
+from omnichannel.testing.fake import FakeAdapter, FakeSettings
+
+__all__ = [
+    "AdapterContract",
+    "FakeAdapter",
+    "FakeSettings",
+    "make_envelope",
+    "make_inbound",
+    "make_status",
+    "webhook_request",
+]
