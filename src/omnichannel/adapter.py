@@ -69,7 +69,7 @@ def utc_now() -> datetime:
 
 @attrs.frozen(kw_only=True)
 class AdapterInfo:
-    """Who an adapter is: ``name`` is ``"<channel>.<provider>"`` (``"sms.twilio"``)."""
+    """Who an adapter is: ``name`` is ``"<channel>.<provider>"`` (``"sms.example"``)."""
 
     name: str
     channel: str

@@ -7,8 +7,8 @@ A configuration names, per channel, the adapter that serves it and that adapter'
     public_url = "https://support.example.com"
 
     [channels.sms]
-    adapter = "sms.twilio"
-    auth_token = "${TWILIO_AUTH_TOKEN}"
+    adapter = "sms.example"
+    auth_token = "${SMS_AUTH_TOKEN}"
 
 Secret settings become :class:`Secret` values the moment they are read, so no repr, log line
 or error message can show them.

@@ -394,7 +394,7 @@ class Envelope:
     )
     """Application data: flat values, size-capped, echoed back on status updates."""
     provider_options: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_frozen_map)
-    """Native options keyed by adapter name (``{"sms.twilio": {...}}``), ignored by others."""
+    """Native options keyed by adapter name (``{"sms.example": {...}}``), ignored by others."""
     raw: object = attrs.field(default=None, eq=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:

@@ -106,6 +106,9 @@ class UnknownChannel(ConfigurationError):
         )
         self.channel = channel
 
+    def __str__(self) -> str:
+        return self.message
+
 
 class UnknownAdapter(ConfigurationError):
     """No installed plugin provides the requested adapter name."""
@@ -116,6 +119,9 @@ class UnknownAdapter(ConfigurationError):
             f"adapter {adapter!r} is not installed; installed: {_listing(self.installed)}",
         )
         self.adapter = adapter
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class MissingVariable(ConfigurationError):

@@ -180,7 +180,7 @@ class StatusUpdate:
 
     channel: str
     provider_id: str
-    """The provider's id of the message or call (Twilio SID, wamid, ...)."""
+    """The provider's id of the message or call (a message SID, a message id, a call id)."""
     status: DeliveryStatus
     timestamp: datetime
     """When the provider says it happened (not when we heard about it); timezone-aware."""

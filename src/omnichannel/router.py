@@ -16,7 +16,7 @@ import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -61,6 +61,7 @@ MessageHandler = Callable[[Envelope], Awaitable[None] | None]
 StatusHandler = Callable[[StatusUpdate], Awaitable[None] | None]
 
 AUTO_CHANNEL = "auto"
+DEFAULT_REORDER_WINDOW = timedelta(seconds=30)
 _SEEN_LIMIT = 100_000
 
 
@@ -111,6 +112,7 @@ class Router:
         fitting_policy: FittingPolicy | None = None,
         sender: Sender | None = None,
         clock: Callable[[], datetime] = utc_now,
+        reorder_window: timedelta = DEFAULT_REORDER_WINDOW,
     ) -> None:
         self._adapters: dict[str, ChannelAdapter]
         if isinstance(adapters, Mapping):
@@ -130,6 +132,9 @@ class Router:
         self._provider_ids_of: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._last_inbound: dict[tuple[str, str], datetime] = {}
         self._scheduled: list[Envelope] = []
+        self._next_sequence: dict[tuple[str, str], int] = {}
+        self._held: dict[tuple[str, str], dict[int, tuple[StatusUpdate, datetime]]] = {}
+        self.reorder_window = reorder_window
         self.anomalies: list[StatusAnomaly] = []
         self._check_failover()
 
@@ -417,6 +422,47 @@ class Router:
         self._seen_messages.add(key)
 
     async def _dispatch_status(self, update: StatusUpdate) -> None:
+        """Pass updates on in the provider's sequence order when it numbers them.
+
+        An update that arrives ahead of its predecessors is held until they arrive, or until it
+        has waited ``reorder_window`` (a lost callback must not hold the rest back forever).
+        """
+        if update.sequence is None:
+            await self._apply_status(update)
+            return
+        key = (update.channel, update.provider_id)
+        if update.sequence < self._next_sequence.get(key, 0):
+            await self._apply_status(update)
+            return
+        self._held.setdefault(key, {})[update.sequence] = (update, self.clock())
+        await self._release_held(key)
+
+    async def _release_held(self, key: tuple[str, str]) -> None:
+        held = self._held.get(key, {})
+        expected = self._next_sequence.get(key, 0)
+        while held:
+            if expected in held:
+                update, _ = held.pop(expected)
+                expected += 1
+                await self._apply_status(update)
+            elif self.clock() - min(arrived for _, arrived in held.values()) >= self.reorder_window:
+                expected = min(held)
+            else:
+                break
+        self._next_sequence[key] = expected
+        if not held:
+            self._held.pop(key, None)
+
+    async def release_held_statuses(self) -> None:
+        """Pass on status updates that waited ``reorder_window`` for a missing predecessor.
+
+        ``omni listen`` calls this periodically; an application serving the webhook app itself
+        should too.
+        """
+        for key in list(self._held):
+            await self._release_held(key)
+
+    async def _apply_status(self, update: StatusUpdate) -> None:
         key = (update.channel, update.provider_id)
         envelope_id = update.envelope_id or self._envelope_of.get(key)
         if envelope_id is not None and update.envelope_id is None:

@@ -67,6 +67,8 @@ def demo(timeout: float, step_delay: float, as_json: bool) -> None:
     public_url = f"http://127.0.0.1:{listen_sock.getsockname()[1]}"
     config, simulators = demo_config(host, sandbox_url, public_url)
     if not config.channels:
+        sandbox_sock.close()
+        listen_sock.close()
         click.echo(INSTALL_HINT[0].upper() + INSTALL_HINT[1:] + ".")
         return
     statuses: list[StatusUpdate] = []

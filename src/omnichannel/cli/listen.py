@@ -57,6 +57,7 @@ async def run_scheduler(router: Router) -> None:
     """Place scheduled envelopes when they come due (kept in memory until an outbox exists)."""
     while True:
         await router.send_due()
+        await router.release_held_statuses()
         await anyio.sleep(SCHEDULER_INTERVAL_SECONDS)
 
 

@@ -39,7 +39,9 @@ class SimulatorContext:
 
     ``transport`` carries the callbacks (tests inject ``httpx.ASGITransport`` around the
     webhook app); ``step_delay`` is the pause between two status changes of one message (0 in
-    tests, so no test sleeps); ``sleep`` can be replaced too.
+    tests, so no test sleeps); ``sleep`` can be replaced too. With ``out_of_order``, simulators
+    post each message's status callbacks in reverse order, as real providers sometimes do, to
+    exercise status precedence and reordering.
     """
 
     def __init__(
@@ -48,12 +50,18 @@ class SimulatorContext:
         public_url: str | None,
         transport: httpx.AsyncBaseTransport | None = None,
         step_delay: float = 0.0,
+        out_of_order: bool = False,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.public_url = public_url.rstrip("/") if public_url else None
         self._transport = transport
         self.step_delay = step_delay
+        self.out_of_order = out_of_order
         self.sleep = sleep
+
+    def set_transport(self, transport: httpx.AsyncBaseTransport) -> None:
+        """Carry callbacks through ``transport`` (tests: an ``httpx.ASGITransport``)."""
+        self._transport = transport
         self._tasks: set[asyncio.Task[None]] = set()
 
     def webhook_url(self, channel: str) -> str | None:

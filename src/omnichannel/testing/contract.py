@@ -236,7 +236,7 @@ class AdapterContract:
         sandbox = Sandbox([simulator], context)
         adapter = self.make_adapter(httpx.ASGITransport(app=sandbox))
         router, _, _ = self._recording_router(adapter)
-        context._transport = httpx.ASGITransport(app=WebhookApp.for_router(router))
+        context.set_transport(httpx.ASGITransport(app=WebhookApp.for_router(router)))
         router.on_status(callbacks.append)
         channel = adapter.info.channel
         envelope = Envelope(

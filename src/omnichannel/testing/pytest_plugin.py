@@ -11,9 +11,13 @@ from omnichannel.router import Router
 from omnichannel.testing.fake import FakeAdapter
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
-    """Run ``@pytest.mark.anyio`` tests on asyncio (the backend uvicorn and aiohttp use)."""
+    """Run ``@pytest.mark.anyio`` tests on asyncio (the backend uvicorn and aiohttp use).
+
+    anyio's own plugin parametrises this fixture over every installed backend; when it wins
+    over this one (plugin order is not fixed), define the same fixture in your conftest.py.
+    """
     return "asyncio"
 
 

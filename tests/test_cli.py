@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from omnichannel import (
+    AdapterInfo,
+    BaseAdapter,
+    Capabilities,
+    Envelope,
+    PluginHost,
+    Secret,
+    hookimpl,
+    secret,
+)
+from omnichannel.cli import omni
+
+
+@pytest.fixture
+def no_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Run the CLI with no channel plugins and no configuration file."""
+    monkeypatch.setenv("OMNICHANNEL_PLUGINS", "none-selected")
+    monkeypatch.delenv("OMNICHANNEL_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(omni, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_channels_json_is_valid_json_and_says_when_no_plugin_is_installed(no_plugins: Path) -> None:
+    code, out, err = _run("channels", "--json")
+    assert code == 0
+    assert json.loads(out) == []
+    assert "no channel plugins are installed" in err
+
+
+def test_channels_human_output_says_how_to_install_a_plugin(no_plugins: Path) -> None:
+    code, out, _ = _run("channels")
+    assert code == 0
+    assert "No channel plugins are installed" in out
+
+
+def test_sending_on_an_unknown_channel_exits_2_with_one_line(no_plugins: Path) -> None:
+    code, out, err = _run("send", "fax", "+14155550199", "hi")
+    assert code == 2
+    assert err == "omni: error: channel 'fax' is not installed; installed: none\n"
+    assert out == ""
+
+
+def test_a_missing_config_variable_exits_2_naming_it(no_plugins: Path) -> None:
+    config = no_plugins / "omnichannel.toml"
+    config.write_text('[channels.sms]\nadapter = "sms.x"\ntoken = "${NOT_SET_ANYWHERE}"\n')
+    code, _, err = _run("send", "--config", str(config), "sms", "+14155550199", "hi")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "'NOT_SET_ANYWHERE' is not set" in err
+    assert "Traceback" not in err
+
+
+@attrs.frozen(kw_only=True)
+class PhoneSettings:
+    token: Secret = secret(help="Token.")
+
+
+class PhoneAdapter(BaseAdapter[PhoneSettings]):
+    info = AdapterInfo(name="sms.phonetest", channel="sms", provider="phonetest")
+    capabilities = Capabilities(address_kind="phone")
+    settings_class = PhoneSettings
+    requests: ClassVar[list[Envelope]] = []
+
+    def build_send_request(self, envelope: Envelope) -> httpx.Request:
+        self.requests.append(envelope)
+        raise AssertionError("no request may be built for an invalid number")
+
+
+class PhonePlugin:
+    @hookimpl
+    def omnichannel_adapters(self) -> list[type]:
+        return [PhoneAdapter]
+
+
+def test_an_invalid_phone_number_exits_2_before_any_network_call(
+    no_plugins: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = PluginHost.from_entry_points
+
+    def host_with_phone_adapter(**kwargs: Any) -> PluginHost:
+        host = original(**kwargs)
+        host.register(PhonePlugin(), name="phonetest")
+        return host
+
+    monkeypatch.setattr(PluginHost, "from_entry_points", staticmethod(host_with_phone_adapter))
+    config = no_plugins / "omnichannel.toml"
+    config.write_text('[channels.sms]\nadapter = "sms.phonetest"\ntoken = "t"\n')
+    code, _, err = _run("send", "--config", str(config), "sms", "+1555", "hi")
+    assert code == 2
+    assert err == (
+        "omni: error: invalid phone address '+1555': not a valid phone number (channel=sms)\n"
+    )
+    assert PhoneAdapter.requests == []
+
+
+def test_doctor_reports_problems_without_printing_secrets(no_plugins: Path) -> None:
+    config = no_plugins / "omnichannel.toml"
+    config.write_text('[channels.sms]\nadapter = "sms.nope"\ntoken = "super-secret-token-42"\n')
+    code, out, _ = _run("doctor", "--config", str(config))
+    assert code == 2
+    assert "adapter 'sms.nope' is not installed" in out
+    assert "super-secret-token-42" not in out
+
+
+def test_demo_with_no_plugins_says_which_to_install_and_exits_0(no_plugins: Path) -> None:
+    code, out, _ = _run("demo")
+    assert code == 0
+    assert "No channel plugins are installed" in out
+
+
+def test_help_lists_every_command_without_importing_them() -> None:
+    code, out, _ = _run("--help")
+    assert code == 0
+    for command in (
+        "channels",
+        "demo",
+        "doctor",
+        "listen",
+        "sandbox",
+        "send",
+        "simulate",
+        "plugin",
+    ):
+        assert command in out
