@@ -41,7 +41,9 @@ def _imports(path: Path) -> set[str]:
 
 def test_all_is_sorted_and_names_exactly_the_public_api() -> None:
     assert omnichannel.__all__ == sorted(omnichannel.__all__)
-    public = {name for name in vars(omnichannel) if not name.startswith("_")}
+    public = {
+        name for name in vars(omnichannel) if name.isidentifier() and not name.startswith("_")
+    }
     modules = {name for name, value in vars(omnichannel).items() if inspect.ismodule(value)}
     assert set(omnichannel.__all__) - {"__version__"} == public - modules
 

@@ -1,0 +1,161 @@
+"""Send throughput: ``router.send`` against bare aiohttp and httpx's ``AsyncClient``.
+
+N form POSTs at concurrency C to a local uvicorn server (a separate process, so the server does
+not share the client's core), each variant run in turn for several rounds; prints the median
+messages per second of each and its ratio to bare aiohttp. Figures from one run on one machine:
+compare ratios, not absolute numbers.
+
+    python benchmarks/send.py [--requests 2000] [--concurrency 32] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import attrs
+import httpx
+
+from omnichannel import (
+    AdapterContext,
+    AdapterInfo,
+    Address,
+    BaseAdapter,
+    Capabilities,
+    DeliveryStatus,
+    Envelope,
+    PluginHost,
+    Router,
+    Sender,
+    SentMessage,
+    setting,
+)
+
+FORM = {"To": "+14155550199", "From": "+14155550100", "Body": "Your order has shipped."}
+Variant = Callable[[str, int, int], Awaitable[float]]
+
+
+@attrs.frozen(kw_only=True)
+class BenchSettings:
+    base_url: str = setting(help="The benchmark server.")
+
+
+class BenchFormAdapter(BaseAdapter[BenchSettings]):
+    """A minimal adapter that POSTs a form, like the SMS adapters do."""
+
+    info = AdapterInfo(name="bench.form", channel="bench", provider="form")
+    capabilities = Capabilities(address_kind="opaque", max_text_length=1600)
+    settings_class = BenchSettings
+
+    def build_auth_headers(self) -> dict[str, str]:
+        return {"Authorization": "Basic YWNjb3VudDp0b2tlbg=="}
+
+    def build_send_request(self, envelope: Envelope) -> httpx.Request:
+        return httpx.Request(
+            "POST", f"{self.settings.base_url}/Messages.json", data=FORM, headers=self.auth_headers
+        )
+
+    def parse_send_response(self, envelope: Envelope, response: httpx.Response) -> SentMessage:
+        return SentMessage(provider_id=response.json()["sid"], status=DeliveryStatus.QUEUED)
+
+
+async def _gather(count: int, concurrency: int, one: Callable[[], Awaitable[object]]) -> float:
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def limited() -> None:
+        async with semaphore:
+            await one()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(limited() for _ in range(count)))
+    return count / (time.perf_counter() - started)
+
+
+async def bare_aiohttp(url: str, count: int, concurrency: int) -> float:
+    connector = aiohttp.TCPConnector(limit=100)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one() -> None:
+            async with session.post(f"{url}/Messages.json", data=FORM) as response:
+                await response.read()
+
+        return await _gather(count, concurrency, one)
+
+
+async def httpx_async_client(url: str, count: int, concurrency: int) -> float:
+    async with httpx.AsyncClient() as client:
+
+        async def one() -> None:
+            (await client.post(f"{url}/Messages.json", data=FORM)).raise_for_status()
+
+        return await _gather(count, concurrency, one)
+
+
+async def omnichannel_router(url: str, count: int, concurrency: int) -> float:
+    sender = Sender()
+    adapter = BenchFormAdapter(BenchSettings(base_url=url), AdapterContext(sender=sender))
+    async with Router([adapter], host=PluginHost(), sender=sender) as router:
+        envelope = Envelope(
+            channel="bench", recipient=Address(channel="bench", value="c"), content=FORM["Body"]
+        )
+        return await _gather(count, concurrency, lambda: router.send(envelope))
+
+
+@contextlib.contextmanager
+def local_server() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_server.py")), str(port)]
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    variants: dict[str, Variant] = {
+        "bare aiohttp": bare_aiohttp,
+        "httpx AsyncClient": httpx_async_client,
+        "omnichannel router.send": omnichannel_router,
+    }
+    results: dict[str, list[float]] = {name: [] for name in variants}
+    with local_server() as url:
+        asyncio.run(bare_aiohttp(url, 200, args.concurrency))  # warm the server up
+        for _ in range(args.rounds):
+            for name, variant in variants.items():
+                results[name].append(asyncio.run(variant(url, args.requests, args.concurrency)))
+    baseline = statistics.median(results["bare aiohttp"])
+    print(
+        f"{args.requests} form POSTs, concurrency {args.concurrency}, median of {args.rounds} "
+        "interleaved rounds"
+    )
+    for name, rates in results.items():
+        median = statistics.median(rates)
+        print(f"  {name:<28} {median:>9,.0f} msg/s   {median / baseline:5.2f}x bare aiohttp")
+
+
+if __name__ == "__main__":
+    main()
