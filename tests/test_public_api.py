@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
 import subprocess
@@ -39,13 +40,29 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def test_all_is_sorted_and_names_exactly_the_public_api() -> None:
+def test_all_is_sorted_and_every_name_resolves_from_the_module_that_defines_it() -> None:
     assert omnichannel.__all__ == sorted(omnichannel.__all__)
-    public = {
-        name for name in vars(omnichannel) if name.isidentifier() and not name.startswith("_")
+    lazy = {name for names in omnichannel._EXPORTS_BY_MODULE.values() for name in names}
+    assert lazy == set(omnichannel.__all__) - {"__version__"}
+    for module, names in omnichannel._EXPORTS_BY_MODULE.items():
+        for name in names:
+            assert getattr(omnichannel, name) is getattr(importlib.import_module(module), name)
+    assert set(omnichannel.__all__) <= set(dir(omnichannel))
+
+
+def test_the_type_checking_imports_match_the_lazy_exports() -> None:
+    tree = ast.parse(Path(omnichannel.__file__).read_text())
+    guarded = next(node for node in tree.body if isinstance(node, ast.If))
+    imported = {
+        (node.module, alias.name)
+        for node in guarded.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
     }
-    modules = {name for name, value in vars(omnichannel).items() if inspect.ismodule(value)}
-    assert set(omnichannel.__all__) - {"__version__"} == public - modules
+    lazy = {
+        (module, name) for module, names in omnichannel._EXPORTS_BY_MODULE.items() for name in names
+    }
+    assert imported == lazy
 
 
 def test_every_public_name_has_a_docstring() -> None:

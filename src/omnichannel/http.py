@@ -201,10 +201,11 @@ class Sender:
             )
             if wait is None:
                 raise error
+            # The host only: some providers put a credential in the URL path (a bot token).
             logger.info(
                 "retrying %s %s in %.2fs after attempt %d: %s",
                 request.method,
-                request.url.copy_with(query=None),
+                request.url.host,
                 wait,
                 attempt + 1,
                 error.message,

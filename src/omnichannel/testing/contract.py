@@ -65,6 +65,10 @@ class AdapterContract:
     """A provider-shaped authentication failure."""
     malformed_bodies: ClassVar[Sequence[bytes]] = (b"{not-json", b"\xff\xfe\x00garbage")
     """Bodies that must be refused with 400 even when correctly signed."""
+    reports_status_callbacks: ClassVar[bool] = True
+    """Whether the provider posts delivery-status callbacks after a send. A channel whose
+    provider reports nothing after the synchronous answer sets False: its simulator must then
+    post no status callbacks either (an honest simulator, not a faked one)."""
     public_url: ClassVar[str] = "https://hooks.example.test"
     sandbox_url: ClassVar[str] = "http://sandbox.test"
 
@@ -89,6 +93,17 @@ class AdapterContract:
         """``request`` without its signature: every header but Content-Type removed."""
         kept = [(k, v) for k, v in request.headers if k.lower() == "content-type"]
         return attrs.evolve(request, headers=kept)
+
+    def tamper(self, request: WebhookRequest) -> WebhookRequest:
+        """``request`` changed after signing, so its signature no longer matches.
+
+        The default changes the sample text in the body (or the URL). A provider whose scheme
+        does not sign the content (a static secret token in a header) overrides this to send
+        a wrong token instead.
+        """
+        if b"hello" in request.body:
+            return attrs.evolve(request, body=request.body.replace(b"hello", b"jello"))
+        return attrs.evolve(request, url=request.url.replace("hello", "jello"))
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -203,11 +218,8 @@ class AdapterContract:
         adapter = self.make_adapter()
         router, messages, statuses = self._recording_router(adapter)
         request = self.simulated(adapter)
-        if b"hello" in request.body:
-            tampered = attrs.evolve(request, body=request.body.replace(b"hello", b"jello"))
-        else:
-            tampered = attrs.evolve(request, url=request.url.replace("hello", "jello"))
-        assert tampered != request, _clause("the test can tamper", "sample text not found")
+        tampered = self.tamper(request)
+        assert tampered != request, _clause("the test can tamper", "tamper() changed nothing")
         response = await router.handle_webhook(adapter.info.channel, tampered)
         assert response.status_code == 403, _clause(
             "a wrong signature is refused with 403", f"answered {response.status_code}"
@@ -250,6 +262,12 @@ class AdapterContract:
         assert receipt.provider_id, _clause("send returns a provider id", f"{receipt}")
         assert receipt.envelope_id == envelope.id
         assert receipt.adapter == adapter.info.name
+        if not self.reports_status_callbacks:
+            assert not callbacks, _clause(
+                "a channel without status callbacks gets none from its simulator",
+                f"{len(callbacks)} arrived",
+            )
+            return
         assert callbacks, _clause("the simulator posts signed status callbacks", "none arrived")
         assert all(update.envelope_id == envelope.id for update in callbacks), _clause(
             "status callbacks map back to the envelope",
