@@ -138,3 +138,25 @@ def test_help_lists_every_command_without_importing_them() -> None:
         "plugin",
     ):
         assert command in out
+
+
+@pytest.mark.anyio
+async def test_listen_prints_one_json_line_per_message_and_status(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from omnichannel import Router
+    from omnichannel.cli.listen import attach_printers
+    from omnichannel.testing import FakeAdapter
+
+    adapter = FakeAdapter(lambda envelope: "P-1")
+    router = Router([adapter], host=PluginHost())
+    attach_printers(router, as_json=True)
+    url = "https://hooks.example.test/webhooks/fake"
+    await router.handle_webhook("fake", adapter.simulate(sender="c-1", text="STOP", url=url))
+    status = {"type": "status", "provider_id": "P-1", "status": "delivered"}
+    await router.handle_webhook("fake", adapter.signed_request(url, status))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["type"] for line in lines] == ["message", "status"]
+    assert lines[0]["envelope"]["content"]["text"] == "STOP"
+    assert lines[0]["envelope"]["v"] == 1
+    assert lines[1]["status"]["status"] == "delivered"
