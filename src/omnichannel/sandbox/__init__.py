@@ -58,11 +58,11 @@ class SimulatorContext:
         self.step_delay = step_delay
         self.out_of_order = out_of_order
         self.sleep = sleep
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def set_transport(self, transport: httpx.AsyncBaseTransport) -> None:
         """Carry callbacks through ``transport`` (tests: an ``httpx.ASGITransport``)."""
         self._transport = transport
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def webhook_url(self, channel: str) -> str | None:
         """The webhook URL of ``channel`` on the application side, when one is configured."""
