@@ -1,0 +1,317 @@
+"""The pure mapping: TwiML, the create-call form, the status table and the error table."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from omnichannel_voice import payloads
+
+from omnichannel import (
+    DeliveryStatus,
+    FailureReason,
+    ProviderError,
+    RateLimited,
+)
+from omnichannel.errors import InvalidRecipient
+
+AGENT = "+14155550123"
+BUSINESS = "+14155550100"
+
+
+def test_callback_twiml_matches_twilios_own_serialisation_of_say_then_dial(
+    vectors: dict[str, Any],
+) -> None:
+    twiml = payloads.callback_twiml(
+        "Hello, this is Acme returning your call. Connecting you to an agent now.",
+        voice="Polly.Joanna",
+        language="en-US",
+        agent=AGENT,
+        caller_id=BUSINESS,
+    )
+    assert twiml == vectors["voice-callback-say-dial"]["xml"]
+
+
+def test_callback_twiml_without_an_agent_is_one_say() -> None:
+    twiml = payloads.callback_twiml("We will call you at 8.", voice="alice", language="en-GB")
+    assert twiml == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response>'
+        '<Say language="en-GB" voice="alice">We will call you at 8.</Say></Response>'
+    )
+
+
+def test_say_text_escapes_ampersand_and_angle_brackets() -> None:
+    text = 'Tom & Jerry <3 > "quotes" & café'
+    twiml = payloads.callback_twiml(text, voice="Polly.Joanna", language="en-US")
+    assert 'Tom &amp; Jerry &lt;3 &gt; "quotes" &amp; café</Say>' in twiml
+    assert ET.fromstring(twiml).findtext("Say") == text
+
+
+def test_numbers_and_voice_are_escaped_in_attributes() -> None:
+    twiml = payloads.callback_twiml(
+        "Hi", voice='Polly."Joanna"&', language="en-US", agent=AGENT, caller_id=BUSINESS
+    )
+    assert 'voice="Polly.&quot;Joanna&quot;&amp;"' in twiml
+    assert ET.fromstring(twiml).find("Say").get("voice") == 'Polly."Joanna"&'  # type: ignore[union-attr]
+
+
+def test_voicemail_message_is_a_second_say_in_the_same_voice_before_the_dial() -> None:
+    twiml = payloads.callback_twiml(
+        "Your order shipped.",
+        voice="Polly.Joanna",
+        language="en-US",
+        agent=AGENT,
+        caller_id=BUSINESS,
+        voicemail_message="Call us back at 415 555 0100.",
+    )
+    root = ET.fromstring(twiml)
+    assert [child.tag for child in root] == ["Say", "Say", "Dial", "Say"]
+    assert root[1].text == "Call us back at 415 555 0100."
+    assert root[1].attrib == {"language": "en-US", "voice": "Polly.Joanna"}
+
+
+def test_connecting_an_agent_needs_the_caller_id() -> None:
+    with pytest.raises(ValueError, match="caller id"):
+        payloads.callback_twiml("Hi", voice="alice", language="en-US", agent=AGENT)
+
+
+def test_create_call_form_encodes_exactly_like_the_vector(vectors: dict[str, Any]) -> None:
+    vector = vectors["twilio-create-call-form"]
+    form = payloads.create_call_form(
+        to="+14155550199",
+        from_=BUSINESS,
+        twiml="<Response><Say>Hi</Say></Response>",
+        status_callback="https://hooks.example.com/s",
+        machine_detection="Enable",
+    )
+    assert urlencode(form) == vector["body"]
+
+
+def test_create_call_request_posts_the_form_to_the_accounts_calls_resource(
+    vectors: dict[str, Any],
+) -> None:
+    vector = vectors["twilio-create-call-form"]
+    auth = vectors["twilio-basic-auth-header"]
+    form = payloads.create_call_form(
+        to="+14155550199",
+        from_=BUSINESS,
+        twiml="<Response><Say>Hi</Say></Response>",
+        status_callback="https://hooks.example.com/s",
+        machine_detection="Enable",
+    )
+    request = payloads.create_call_request(
+        "https://api.twilio.com/",
+        auth["account_sid"],
+        form,
+        {"Authorization": auth["expected_authorization"]},
+    )
+    assert request.method == vector["method"]
+    assert str(request.url) == vector["url"]
+    assert request.headers["Content-Type"] == vector["content_type"]
+    assert request.headers["Authorization"] == auth["expected_authorization"]
+    assert request.content.decode() == vector["body"]
+
+
+def test_without_a_status_callback_no_events_are_subscribed() -> None:
+    form = payloads.create_call_form(to="+14155550199", from_=BUSINESS, twiml="<Response/>")
+    assert [name for name, _ in form] == ["To", "From", "Twiml"]
+
+
+def test_status_callback_url_carries_the_envelope_id() -> None:
+    assert (
+        payloads.status_callback_url("https://hooks.example.com/webhooks/voice", "01J ID&x")
+        == "https://hooks.example.com/webhooks/voice?envelope_id=01J+ID%26x"
+    )
+    assert payloads.status_callback_url("https://h.example/w?a=1", "E1") == (
+        "https://h.example/w?a=1&envelope_id=E1"
+    )
+
+
+def test_provider_options_become_form_fields_and_replace_same_named_ones() -> None:
+    extra = payloads.option_fields(
+        {
+            "Timeout": 30,
+            "Record": True,
+            "MachineDetection": "Enable",
+            "RecordingStatusCallbackEvent": ("completed", "absent"),
+        }
+    )
+    form = payloads.create_call_form(
+        to="+14155550199",
+        from_=BUSINESS,
+        twiml="<Response/>",
+        machine_detection="DetectMessageEnd",
+        extra=extra,
+    )
+    assert form == [
+        ("To", "+14155550199"),
+        ("From", BUSINESS),
+        ("Twiml", "<Response/>"),
+        ("Timeout", "30"),
+        ("Record", "true"),
+        ("MachineDetection", "Enable"),
+        ("RecordingStatusCallbackEvent", "completed"),
+        ("RecordingStatusCallbackEvent", "absent"),
+    ]
+
+
+def test_provider_option_values_must_be_flat() -> None:
+    with pytest.raises(TypeError, match="provider option"):
+        payloads.option_fields({"Nested": {"a": 1}})
+
+
+def test_read_call_sid_accepts_only_a_call_resource(payload: Callable[[str], bytes]) -> None:
+    body = json.loads(payload("call_created.json"))
+    assert payloads.read_call_sid(body) == "CA0123456789abcdef0123456789abcdef"
+    assert payloads.read_call_sid({"sid": "SM0123"}) is None
+    assert payloads.read_call_sid(["CA1"]) is None
+
+
+@pytest.mark.parametrize(
+    ("call_status", "expected"),
+    [
+        ("queued", DeliveryStatus.INITIATED),
+        ("initiated", DeliveryStatus.INITIATED),
+        ("ringing", DeliveryStatus.RINGING),
+        ("in-progress", DeliveryStatus.ANSWERED),
+        ("completed", DeliveryStatus.COMPLETED),
+        ("busy", DeliveryStatus.BUSY),
+        ("no-answer", DeliveryStatus.NO_ANSWER),
+        ("failed", DeliveryStatus.FAILED),
+        ("canceled", DeliveryStatus.CANCELED),
+    ],
+)
+def test_every_twilio_call_status_has_its_status(
+    call_status: str, expected: DeliveryStatus
+) -> None:
+    assert payloads.CALL_STATUSES[call_status] is expected
+
+
+@pytest.mark.parametrize(
+    ("answered_by", "machine"),
+    [
+        ("human", False),
+        ("machine_start", True),
+        ("machine_end_beep", True),
+        ("machine_end_silence", True),
+        ("machine_end_other", True),
+        ("fax", True),
+        ("unknown", None),
+        (None, None),
+    ],
+)
+def test_answered_by_becomes_the_machine_flag(
+    answered_by: str | None, machine: bool | None
+) -> None:
+    assert payloads.answered_by_machine(answered_by) is machine
+
+
+# --- errors: one test per code family ----------------------------------------------------------
+
+
+def test_legacy_error_body_gives_code_and_message(payload: Callable[[str], bytes]) -> None:
+    assert payloads.read_error(payload("error_21211_invalid_to.json")) == (
+        21211,
+        "The 'To' number +15005550001 is not a valid phone number.",
+    )
+
+
+def test_rfc_9457_problem_body_gives_code_and_detail(payload: Callable[[str], bytes]) -> None:
+    code, text = payloads.read_error(payload("error_21215_geo_permission_problem.json"))
+    assert code == 21215
+    assert text is not None
+    assert text.startswith("Account not authorized to call +2341234567")
+
+
+def test_problem_body_without_detail_falls_back_to_its_title() -> None:
+    body = json.dumps({"type": "t", "title": "Too Many Requests", "status": 429, "code": "20429"})
+    assert payloads.read_error(body.encode()) == (20429, "Too Many Requests")
+
+
+def test_a_body_that_is_not_json_has_no_code() -> None:
+    assert payloads.read_error(b"<html>Bad Gateway</html>") == (None, None)
+    assert payloads.read_error(b'["not", "an", "object"]') == (None, None)
+
+
+def test_auth_failure_20003_is_an_auth_error_not_retried(payload: Callable[[str], bytes]) -> None:
+    error = payloads.error_for_response(401, {}, payload("error_20003_authenticate.json"))
+    assert type(error) is ProviderError
+    assert error.reason is FailureReason.AUTH
+    assert not error.retryable
+    assert error.provider_code == "20003"
+    assert "check account_sid and auth_token" in error.message
+
+
+@pytest.mark.parametrize("code", [21210, 21212])
+def test_from_not_of_the_account_is_a_configuration_error_not_retried(code: int) -> None:
+    body = json.dumps({"code": code, "message": "not verified", "status": 400}).encode()
+    error = payloads.error_for_response(400, {}, body)
+    assert type(error) is ProviderError
+    assert error.reason is FailureReason.AUTH
+    assert not error.retryable
+    assert "'from' setting" in error.message
+
+
+@pytest.mark.parametrize("code", [21211, 21217, 13224])
+def test_invalid_numbers_are_invalid_recipients(code: int) -> None:
+    body = json.dumps({"code": code, "message": "invalid number", "status": 400}).encode()
+    error = payloads.error_for_response(400, {}, body)
+    assert isinstance(error, InvalidRecipient)
+    assert error.reason is FailureReason.INVALID_RECIPIENT
+    assert not error.retryable
+    assert error.provider_code == str(code)
+    assert error.provider_message == "invalid number"
+
+
+def test_geo_permission_21215_is_a_policy_error_that_keeps_the_number_valid(
+    payload: Callable[[str], bytes],
+) -> None:
+    error = payloads.error_for_response(400, {}, payload("error_21215_geo_permission_problem.json"))
+    assert type(error) is ProviderError
+    assert not isinstance(error, InvalidRecipient)
+    assert error.reason is FailureReason.POLICY
+    assert not error.retryable
+    assert "Geo permissions" in error.message
+
+
+def test_concurrency_limit_20429_is_rate_limited_honouring_retry_after(
+    payload: Callable[[str], bytes],
+) -> None:
+    error = payloads.error_for_response(
+        429, {"Retry-After": "7"}, payload("error_20429_too_many_requests.json")
+    )
+    assert isinstance(error, RateLimited)
+    assert error.retryable
+    assert error.retry_after == 7.0
+    assert error.provider_code == "20429"
+
+
+def test_http_429_without_a_twilio_body_is_rate_limited_too() -> None:
+    error = payloads.error_for_response(429, {}, b"")
+    assert isinstance(error, RateLimited)
+    assert error.retryable
+    assert error.retry_after is None
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_retryable(status: int) -> None:
+    error = payloads.error_for_response(status, {"Retry-After": "2"}, b"Service Unavailable")
+    assert type(error) is ProviderError
+    assert error.retryable
+    assert error.retry_after == 2.0
+    assert f"HTTP {status}" in error.message
+
+
+def test_an_unknown_code_is_a_provider_error_keeping_code_and_text() -> None:
+    body = json.dumps({"code": 21999, "message": "Something new", "status": 400}).encode()
+    error = payloads.error_for_response(400, {}, body)
+    assert type(error) is ProviderError
+    assert error.reason is FailureReason.PROVIDER_ERROR
+    assert not error.retryable
+    assert error.provider_code == "21999"
+    assert error.provider_message == "Something new"
+    assert "(code 21999): Something new" in error.message
