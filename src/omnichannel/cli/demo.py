@@ -54,8 +54,11 @@ async def _start(server: uvicorn.Server, sock: Any, group: Any) -> None:
 @click.command()
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for statuses.")
 @click.option("--step-delay", default=0.1, show_default=True, help="Simulator pace, seconds.")
+@click.option(
+    "--out-of-order", is_flag=True, help="Have the simulators post status callbacks reversed."
+)
 @json_option
-def demo(timeout: float, step_delay: float, as_json: bool) -> None:
+def demo(timeout: float, step_delay: float, out_of_order: bool, as_json: bool) -> None:
     """Start the sandbox and a listener on loopback with a temporary configuration, send a
     message on every installed channel, post one inbound message per channel, and print each
     receipt and the events that come back."""
@@ -75,7 +78,9 @@ def demo(timeout: float, step_delay: float, as_json: bool) -> None:
     failures: list[str] = []
 
     async def run() -> None:
-        context = SimulatorContext(public_url=public_url, step_delay=step_delay)
+        context = SimulatorContext(
+            public_url=public_url, step_delay=step_delay, out_of_order=out_of_order
+        )
         sandbox = build_sandbox(config, host, context)
         async with Router.from_config(config, host=host) as router:
             attach_printers(router, as_json)

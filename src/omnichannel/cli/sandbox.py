@@ -23,14 +23,23 @@ from omnichannel.sandbox import SimulatorContext, build_sandbox
     type=float,
     help="Seconds between two status callbacks of one message.",
 )
-def sandbox(config_path: str | None, host: str, port: int, step_delay: float) -> None:
+@click.option(
+    "--out-of-order",
+    is_flag=True,
+    help="Post each message's status callbacks in reverse order, as providers sometimes do.",
+)
+def sandbox(
+    config_path: str | None, host: str, port: int, step_delay: float, out_of_order: bool
+) -> None:
     """Serve a simulator for each configured channel whose plugin ships one.
 
     Point each channel's base_url at http://HOST:PORT/<prefix>; status callbacks go to the
     configured webhooks.public_url.
     """
     config, plugin_host = load(config_path)
-    context = SimulatorContext(public_url=config.public_url, step_delay=step_delay)
+    context = SimulatorContext(
+        public_url=config.public_url, step_delay=step_delay, out_of_order=out_of_order
+    )
     app = build_sandbox(config, plugin_host, context)
     if not app.simulators:
         raise ConfigurationError(
