@@ -1,0 +1,362 @@
+"""Twilio Messaging webhooks: ``X-Twilio-Signature`` verification, inbound messages and status
+callbacks, and the empty TwiML answer.
+
+The signature (Twilio's security docs, and its ``RequestValidator``) is the base64 HMAC-SHA1,
+keyed with the account's Auth Token, of the URL Twilio called (query string as sent) followed
+by every form parameter's name and value, names sorted, blank values included. A JSON body is
+signed differently: the URL carries ``bodySHA256`` (the hex SHA-256 of the raw body) and the
+signature covers the URL alone. The validator accepts the URL with its port removed or with the
+default port added; a non-default port a proxy hid cannot be recovered.
+
+Inbound messages and status callbacks may arrive on the same URL (a ``StatusCallback`` pointed
+at the inbound webhook mixes them), so every request is classified before it is parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Final
+from urllib.parse import parse_qsl, urlsplit
+
+from omnichannel import (
+    Address,
+    AddressKind,
+    Content,
+    DeliveryStatus,
+    Direction,
+    Envelope,
+    FailureReason,
+    InvalidAddress,
+    Media,
+    Secret,
+    StatusUpdate,
+    WebhookParseError,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookResult,
+    WebhookVerificationError,
+)
+from omnichannel.signing import (
+    body_sha256_matches,
+    sign_url_params,
+    url_port_variants,
+    verify_url_params,
+)
+from omnichannel_sms.payloads import (
+    API_VERSION,
+    ENVELOPE_ID_PARAM,
+    FORM_CONTENT_TYPE,
+    INBOUND_STATUSES,
+    MESSAGE_STATUSES,
+    FormPairs,
+    failure_for_code,
+    form_body,
+)
+
+__all__ = [
+    "EMPTY_TWIML",
+    "OPT_OUT_KEYWORDS",
+    "SIGNATURE_HEADER",
+    "inbound_params",
+    "opt_out_of",
+    "parse_request",
+    "request_params",
+    "sign",
+    "signed_request",
+    "verify_request",
+]
+
+logger = logging.getLogger("omnichannel_sms.webhooks")
+
+SIGNATURE_HEADER: Final = "X-Twilio-Signature"
+IDEMPOTENCY_HEADER: Final = "I-Twilio-Idempotency-Token"
+EMPTY_TWIML: Final = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+"""What twilio's ``MessagingResponse().to_xml()`` gives: acknowledge, reply nothing."""
+
+_BODY_HASH_PARAM: Final = "bodySHA256"
+
+OPT_OUT_KEYWORDS: Final[Mapping[str, str]] = {
+    **dict.fromkeys(
+        ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"), "stop"
+    ),
+    **dict.fromkeys(("START", "YES", "UNSTOP"), "start"),
+    **dict.fromkeys(("HELP", "INFO"), "help"),
+}
+"""Twilio's default SMS keywords (US): a whole body equal to one of them, in any case."""
+
+
+# --- Signature ----------------------------------------------------------------------------------
+
+
+def sign(token: str | Secret, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """The ``X-Twilio-Signature`` Twilio sends when it posts ``params`` to ``url``."""
+    return sign_url_params(token, url, params)
+
+
+def _has_body_hash(url: str) -> bool:
+    try:
+        query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    except ValueError:  # an unclosed IPv6 bracket, for one: not a URL Twilio signed
+        return False
+    return any(name == _BODY_HASH_PARAM for name, _ in query)
+
+
+def _signed_params(request: WebhookRequest) -> list[tuple[str, str]]:
+    if request.method.upper() == "GET" or _has_body_hash(request.url):
+        return []  # GET: the params are in the signed URL; JSON: the URL carries the body hash
+    try:
+        return request.form()
+    except WebhookParseError:
+        raise WebhookVerificationError(
+            "the body is not form-encoded, so it cannot carry a valid X-Twilio-Signature"
+        ) from None
+
+
+def verify_request(request: WebhookRequest, tokens: Sequence[str | Secret]) -> None:
+    """Raise :class:`~omnichannel.WebhookVerificationError` unless Twilio signed ``request``.
+
+    ``request.url`` must be the public URL Twilio called. ``tokens`` are tried in turn (the
+    primary Auth Token, then the secondary one while it is being rotated); every candidate is
+    computed, so the time taken does not say which one matched.
+    """
+    signature = request.header(SIGNATURE_HEADER)
+    if not signature:
+        raise WebhookVerificationError(f"missing {SIGNATURE_HEADER} header")
+    if _has_body_hash(request.url) and not body_sha256_matches(request.url, request.body):
+        raise WebhookVerificationError(f"the body does not match the URL's {_BODY_HASH_PARAM}")
+    params = _signed_params(request)
+    urls = url_port_variants(request.url)
+    matched = False
+    for token in tokens:
+        matched |= verify_url_params(token, urls, params, signature)
+    if not matched:
+        raise WebhookVerificationError(
+            f"{SIGNATURE_HEADER} does not match; check auth_token and that the public URL is "
+            "the one configured in Twilio (scheme, host, port and path)"
+        )
+
+
+def signed_request(
+    token: str | Secret,
+    url: str,
+    params: Sequence[tuple[str, str]],
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> WebhookRequest:
+    """A form POST of ``params`` to ``url``, signed with ``token`` as Twilio signs it."""
+    return WebhookRequest(
+        method="POST",
+        url=url,
+        headers={
+            "Content-Type": f"{FORM_CONTENT_TYPE}; charset=UTF-8",
+            "User-Agent": "TwilioProxy/1.1",
+            IDEMPOTENCY_HEADER: f"omni-{secrets.token_hex(16)}",
+            **(headers or {}),
+            SIGNATURE_HEADER: sign(token, url, params),
+        },
+        body=form_body(params),
+    )
+
+
+# --- Parsing ------------------------------------------------------------------------------------
+
+
+def request_params(request: WebhookRequest) -> FormPairs:
+    """Every parameter of a verified request, in order, blank values kept.
+
+    Form bodies are the norm; a GET carries them in the query; a JSON body (the
+    ``bodySHA256`` variant) must be a flat object of strings.
+    """
+    if request.method.upper() == "GET":
+        return [(name, value) for name, value in request.query() if name != ENVELOPE_ID_PARAM]
+    if not _has_body_hash(request.url):
+        return request.form()
+    data = request.json()
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise WebhookParseError("a JSON Twilio webhook must be a flat object of strings")
+    return [(str(name), value) for name, value in data.items()]
+
+
+def opt_out_of(body: str, opt_out_type: str | None = None) -> str | None:
+    """``"stop"``, ``"start"`` or ``"help"`` when the message is an opt-out keyword, else None.
+
+    Twilio's own ``OptOutType`` wins when it is sent; otherwise the whole body, trimmed, is
+    matched against :data:`OPT_OUT_KEYWORDS` in any case.
+    """
+    if opt_out_type and opt_out_type.strip().lower() in ("stop", "start", "help"):
+        return opt_out_type.strip().lower()
+    return OPT_OUT_KEYWORDS.get(body.strip().upper())
+
+
+def _address(channel: str, value: str) -> Address:
+    # Twilio sends E.164 for phones; a short code or an alphanumeric sender id is kept as sent.
+    address = Address(channel=channel, value=value)
+    try:
+        return address.normalized(AddressKind.PHONE)
+    except InvalidAddress:
+        return address
+
+
+def _require(params: Mapping[str, str], names: Iterable[str], what: str) -> None:
+    missing = [name for name in names if not params.get(name)]
+    if missing:
+        raise WebhookParseError(f"{what} without {', '.join(missing)}")
+
+
+_MEDIA_INDEX = re.compile(r"\d{1,2}")
+
+
+def _media(params: Mapping[str, str]) -> list[Media]:
+    count_text = params.get("NumMedia", "0") or "0"
+    if not _MEDIA_INDEX.fullmatch(count_text):
+        raise WebhookParseError(f"NumMedia {count_text[:20]!r} is not a small number")
+    items = []
+    for index in range(int(count_text)):
+        url = params.get(f"MediaUrl{index}")
+        if not url:
+            raise WebhookParseError(f"NumMedia is {count_text} but MediaUrl{index} is missing")
+        items.append(Media(url=url, content_type=params.get(f"MediaContentType{index}") or None))
+    return items
+
+
+def _inbound(
+    channel: str, params: Mapping[str, str], raw: dict[str, list[str]], now: datetime
+) -> Envelope:
+    _require(params, ("MessageSid", "From", "To"), "an inbound message")
+    body = params.get("Body", "")
+    media = _media(params)
+    if not body and not media:
+        raise WebhookParseError("an inbound message with neither Body nor media")
+    opt_out = opt_out_of(body, params.get("OptOutType"))
+    business = _address(channel, params["To"])
+    return Envelope(
+        channel=channel,
+        direction=Direction.INBOUND,
+        sender=_address(channel, params["From"]),
+        recipient=business,
+        business_address=business,
+        content=Content(text=body, media=media),
+        provider_id=params["MessageSid"],
+        created_at=now,
+        metadata={"opt_out": opt_out} if opt_out else {},
+        raw=raw,
+    )
+
+
+def _status(
+    channel: str,
+    params: Mapping[str, str],
+    raw: dict[str, list[str]],
+    envelope_id: str | None,
+    now: datetime,
+) -> StatusUpdate | None:
+    _require(params, ("MessageSid",), "a status callback")
+    value = params.get("MessageStatus") or params.get("SmsStatus", "")
+    status = MESSAGE_STATUSES.get(value)
+    if status is None:
+        # Twilio adds statuses without notice: acknowledge, and report nothing we cannot name.
+        logger.warning("ignoring unknown Twilio message status %r", value[:40])
+        return None
+    code = params.get("ErrorCode") or None
+    reason: FailureReason | None = None
+    retryable = False
+    if code is not None or status in (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED):
+        reason, retryable = failure_for_code(code)
+    return StatusUpdate(
+        channel=channel,
+        provider_id=params["MessageSid"],
+        status=status,
+        # Twilio's message callbacks carry no event time.
+        timestamp=now,
+        envelope_id=envelope_id,
+        recipient=params.get("To") or None,
+        reason=reason,
+        retryable=retryable,
+        provider_code=code,
+        provider_message=params.get("ErrorMessage") or None,
+        raw=raw,
+    )
+
+
+def parse_request(request: WebhookRequest, *, channel: str, now: datetime) -> WebhookResult:
+    """Turn a verified Twilio Messaging request into a message or a status update.
+
+    A request whose ``MessageStatus`` (or ``SmsStatus``) is anything but ``received`` is a
+    status callback; one with a ``MessageSid`` and a ``Body`` or ``NumMedia`` is an inbound
+    message. Anything else is refused with :class:`~omnichannel.WebhookParseError` (400).
+    Every parameter is kept in ``raw`` (a dict of lists): Twilio adds parameters without
+    notice.
+    """
+    pairs = request_params(request)
+    raw: dict[str, list[str]] = {}
+    for name, value in pairs:
+        raw.setdefault(name, []).append(value)
+    params = {name: values[0] for name, values in raw.items()}
+    answer = WebhookResponse.xml(EMPTY_TWIML)
+    status_value = params.get("MessageStatus") or params.get("SmsStatus")
+    if status_value and status_value not in INBOUND_STATUSES:
+        envelope_id = request.query_value(ENVELOPE_ID_PARAM) or None
+        update = _status(channel, params, raw, envelope_id, now)
+        return WebhookResult(response=answer, statuses=[update] if update else [])
+    if params.get("MessageSid") and ("Body" in params or "NumMedia" in params):
+        return WebhookResult(response=answer, messages=[_inbound(channel, params, raw, now)])
+    raise WebhookParseError(
+        "not a Twilio Messaging webhook: expected MessageSid with Body or NumMedia (an inbound "
+        "message) or MessageStatus (a status callback)"
+    )
+
+
+# --- Simulated inbound traffic -----------------------------------------------------------------
+
+
+def _sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def inbound_params(
+    *,
+    sender: str,
+    to: str,
+    text: str,
+    account_sid: str,
+    messaging_service_sid: str | None = None,
+    message_sid: str | None = None,
+    sid_factory: Callable[[str], str] = _sid,
+) -> FormPairs:
+    """The parameters Twilio posts for an inbound SMS, in the order it sends them.
+
+    The geo parameters are blank, as Twilio sends them when it does not know the place, and
+    still count in the signature.
+    """
+    sid = message_sid or sid_factory("SM")
+    segments = 1 if len(text) <= 160 else -(-len(text) // 153)
+    pairs: FormPairs = [
+        ("ToCountry", "US"),
+        ("ToState", ""),
+        ("SmsMessageSid", sid),
+        ("NumMedia", "0"),
+        ("ToCity", ""),
+        ("FromZip", ""),
+        ("SmsSid", sid),
+        ("FromState", ""),
+        ("SmsStatus", "received"),
+        ("FromCity", ""),
+        ("Body", text),
+        ("FromCountry", "US"),
+        ("To", to),
+    ]
+    if messaging_service_sid:
+        pairs.append(("MessagingServiceSid", messaging_service_sid))
+    pairs += [
+        ("ToZip", ""),
+        ("NumSegments", str(segments)),
+        ("MessageSid", sid),
+        ("AccountSid", account_sid),
+        ("From", sender),
+        ("ApiVersion", API_VERSION),
+    ]
+    return pairs
