@@ -976,3 +976,74 @@ def test_every_timestamp_token_vector_in_the_shared_file_verifies(vector: dict[s
     assert vector["string_to_sign"] == vector["timestamp"] + vector["token"]
     signature = mac_over_parts(key, vector["timestamp"], vector["token"])
     assert constant_time_equal(signature, vector["expected_signature"])
+
+
+# --- The URL-params scheme over a whole request ---------------------------------------------
+
+
+def _form_request(url: str, params: Pairs, signature: str | None, method: str = "POST") -> Any:
+    from urllib.parse import urlencode
+
+    from omnichannel import WebhookRequest
+
+    headers = {"X-Signature": signature} if signature else {}
+    body = urlencode(params).encode() if method == "POST" else b""
+    return WebhookRequest(method=method, url=url, headers=headers, body=body)
+
+
+def test_a_request_signed_over_its_url_and_form_params_verifies() -> None:
+    request = _form_request(VOICE_URL, VOICE_PARAMS, VOICE_SIGNATURE)
+    signing.verify_url_params_request(request, [SMS_TOKEN], header="X-Signature")
+
+
+def test_a_rotated_out_key_still_verifies_alongside_the_new_one() -> None:
+    request = _form_request(VOICE_URL, VOICE_PARAMS, VOICE_SIGNATURE)
+    signing.verify_url_params_request(request, ["new-token", SMS_TOKEN], header="X-Signature")
+
+
+def test_a_json_request_signs_the_url_whose_body_hash_must_match_the_body() -> None:
+    from omnichannel import WebhookRequest
+
+    good = WebhookRequest(
+        method="POST", url=JSON_URL, headers={"X-Signature": JSON_SIGNATURE}, body=JSON_BODY
+    )
+    signing.verify_url_params_request(good, [FORM_TOKEN], header="X-Signature")
+    tampered = WebhookRequest(
+        method="POST", url=JSON_URL, headers={"X-Signature": JSON_SIGNATURE}, body=JSON_BODY + b" "
+    )
+    with pytest.raises(WebhookVerificationError, match="does not match the URL's bodySHA256"):
+        signing.verify_url_params_request(tampered, [FORM_TOKEN], header="X-Signature")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"signature": None}, "missing X-Signature header"),
+        ({"params": VOICE_PARAMS[:-1]}, "X-Signature does not match; check the token"),
+        ({"url": VOICE_URL + "/"}, "X-Signature does not match; check the token"),
+    ],
+)
+def test_a_request_with_a_missing_or_wrong_signature_is_refused(
+    change: dict[str, Any], message: str
+) -> None:
+    values: dict[str, Any] = {
+        "url": VOICE_URL,
+        "params": VOICE_PARAMS,
+        "signature": VOICE_SIGNATURE,
+    }
+    values.update(change)
+    request = _form_request(values["url"], values["params"], values["signature"])
+    with pytest.raises(WebhookVerificationError, match=message):
+        signing.verify_url_params_request(
+            request, [SMS_TOKEN], header="X-Signature", hint="check the token"
+        )
+
+
+def test_a_non_form_body_without_a_body_hash_cannot_be_verified() -> None:
+    from omnichannel import WebhookRequest
+
+    request = WebhookRequest(
+        method="POST", url=VOICE_URL, headers={"X-Signature": VOICE_SIGNATURE}, body=b"\xff\xfe"
+    )
+    with pytest.raises(WebhookVerificationError, match="not form-encoded"):
+        signing.verify_url_params_request(request, [SMS_TOKEN], header="X-Signature")

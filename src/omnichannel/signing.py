@@ -33,8 +33,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final, Literal, TypeAlias, final
 from urllib.parse import parse_qsl, urlsplit
 
+from omnichannel.adapter import WebhookRequest
 from omnichannel.config import Secret
-from omnichannel.errors import WebhookVerificationError
+from omnichannel.errors import WebhookParseError, WebhookVerificationError
 
 __all__ = [
     "StandardWebhooks",
@@ -48,6 +49,7 @@ __all__ = [
     "url_port_variants",
     "verify_body",
     "verify_url_params",
+    "verify_url_params_request",
 ]
 
 _Key: TypeAlias = str | bytes | Secret
@@ -206,6 +208,54 @@ def body_sha256_matches(url: str, body: bytes) -> bool:
     if not claimed:
         return False
     return constant_time_equal(hashlib.sha256(body).hexdigest(), claimed[0])
+
+
+def _has_body_hash(url: str) -> bool:
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        return False
+    return any(name == _BODY_HASH_PARAM for name, _ in parse_qsl(query, keep_blank_values=True))
+
+
+def verify_url_params_request(
+    request: WebhookRequest,
+    keys: Iterable[_Key],
+    *,
+    header: str,
+    algorithm: str = "sha1",
+    hint: str = "",
+) -> None:
+    """Raise :class:`~omnichannel.WebhookVerificationError` unless ``request`` carries, in
+    ``header``, a URL-params signature made with one of ``keys``.
+
+    Covers the whole scheme: the public URL as received and its port variants; a GET request
+    signs its URL alone; a JSON body signs the URL, whose ``bodySHA256`` query param must be
+    the body's hash; a form body signs the URL plus its sorted params, blank values kept.
+    Every key is tried (a primary and a rotated-out secondary) and every candidate computed,
+    so the time taken does not say which matched. ``hint`` ends the mismatch message (what to
+    check in the configuration).
+    """
+    signature = request.header(header)
+    if not signature:
+        raise WebhookVerificationError(f"missing {header} header")
+    params: list[tuple[str, str]] = []
+    if _has_body_hash(request.url):
+        if not body_sha256_matches(request.url, request.body):
+            raise WebhookVerificationError(f"the body does not match the URL's {_BODY_HASH_PARAM}")
+    elif request.method.upper() != "GET":
+        try:
+            params = request.form()
+        except WebhookParseError:
+            raise WebhookVerificationError(
+                f"the body is not form-encoded, so it cannot carry a valid {header}"
+            ) from None
+    urls = url_port_variants(request.url)
+    matched = False
+    for key in keys:
+        matched |= verify_url_params(key, urls, params, signature, algorithm=algorithm)
+    if not matched:
+        raise WebhookVerificationError(f"{header} does not match{'; ' + hint if hint else ''}")
 
 
 # --- HMAC over the raw body, or over concatenated parts ----------------------------------------
