@@ -2,7 +2,10 @@
 
 N form POSTs at concurrency C to a local uvicorn server (a separate process, so the server does
 not share the client's core), each variant run in turn for several rounds; prints the median
-messages per second of each and its ratio to bare aiohttp. Figures from one run on one machine:
+messages per second of each and its ratio to bare aiohttp. With ``omnichannel-sms`` and
+``benchmarks/requirements.txt`` installed, it also compares the ``sms.twilio`` adapter with the
+official twilio client in its async and sync (thread pool) modes. Figures from one run on one
+machine:
 compare ratios, not absolute numbers.
 
     python benchmarks/send.py [--requests 2000] [--concurrency 32] [--rounds 3]
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import socket
 import statistics
 import subprocess
@@ -141,9 +145,20 @@ def main() -> None:
         "httpx AsyncClient": httpx_async_client,
         "omnichannel router.send": omnichannel_router,
     }
+    if importlib.util.find_spec("omnichannel_sms") and importlib.util.find_spec("twilio"):
+        sys.path.insert(0, str(Path(__file__).parent))
+        from _official_client import VARIANTS
+
+        variants.update(VARIANTS)
+    else:
+        print(
+            "(install omnichannel-sms and benchmarks/requirements.txt to compare sms.twilio "
+            "with the official twilio client)"
+        )
     results: dict[str, list[float]] = {name: [] for name in variants}
     with local_server() as url:
-        asyncio.run(bare_aiohttp(url, 200, args.concurrency))  # warm the server up
+        for variant in variants.values():  # imports, connection pools, the server's caches
+            asyncio.run(variant(url, 100, args.concurrency))
         for _ in range(args.rounds):
             for name, variant in variants.items():
                 results[name].append(asyncio.run(variant(url, args.requests, args.concurrency)))

@@ -115,14 +115,24 @@ class SegmentInfo:
     segments: int
 
 
+_GSM_ANY: Final = _GSM_BASIC | _GSM_EXTENSION
+
+
+def _encoding_and_units(text: str) -> tuple[str, int]:
+    # Set and str methods run in C: this is on every segmented send.
+    if _GSM_ANY.issuperset(text):
+        return "GSM-7", len(text) + sum(map(text.count, _GSM_EXTENSION))
+    return "UCS-2", len(text.encode("utf-16-le")) // 2
+
+
 def _unit_costs(text: str) -> tuple[str, list[int]]:
-    if all(char in _GSM_BASIC or char in _GSM_EXTENSION for char in text):
+    if _GSM_ANY.issuperset(text):
         return "GSM-7", [2 if char in _GSM_EXTENSION else 1 for char in text]
     return "UCS-2", [2 if ord(char) > 0xFFFF else 1 for char in text]
 
 
 def _sms_units(text: str) -> int:
-    return sum(_unit_costs(text)[1])
+    return _encoding_and_units(text)[1]
 
 
 def segment_info(text: str) -> SegmentInfo:
@@ -134,11 +144,14 @@ def segment_info(text: str) -> SegmentInfo:
     so a segment may carry one unit less. Empty text still travels as one message (a
     media-only message), so it counts one segment of zero units.
     """
-    encoding, costs = _unit_costs(text)
-    units = sum(costs)
+    encoding, units = _encoding_and_units(text)
     if units <= _SINGLE_LIMIT[encoding]:
         return SegmentInfo(encoding=encoding, units=units, segments=1)
-    size, segments, used = _CONCATENATED_LIMIT[encoding], 1, 0
+    size = _CONCATENATED_LIMIT[encoding]
+    if units == len(text):  # every character costs one unit: plain arithmetic
+        return SegmentInfo(encoding=encoding, units=units, segments=-(-units // size))
+    _, costs = _unit_costs(text)
+    segments, used = 1, 0
     for cost in costs:
         if used + cost > size:
             segments, used = segments + 1, 0

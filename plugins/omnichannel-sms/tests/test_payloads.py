@@ -26,6 +26,7 @@ from omnichannel_sms.payloads import (
     messages_url,
     option_pairs,
     parse_error,
+    request_headers,
     send_request,
     sent_status,
     status_callback_url,
@@ -99,7 +100,7 @@ def test_the_send_request_is_a_form_post_with_the_auth_header() -> None:
     request = send_request(
         messages_url("https://api.twilio.com", "AC0123456789abcdef0123456789abcdef"),
         vector_form(),
-        {"Authorization": VECTOR_AUTHORIZATION},
+        request_headers({"Authorization": VECTOR_AUTHORIZATION}),
     )
     assert request.method == "POST"
     assert str(request.url) == VECTOR_URL

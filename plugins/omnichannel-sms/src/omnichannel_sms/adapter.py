@@ -38,6 +38,7 @@ from omnichannel_sms.payloads import (
     error_for,
     messages_url,
     parse_error,
+    request_headers,
     send_request,
     sent_status,
     status_callback_url,
@@ -91,7 +92,9 @@ class TwilioSmsAdapter(BaseAdapter[TwilioSmsSettings]):
 
     def __init__(self, settings: TwilioSmsSettings, context: AdapterContext | None = None) -> None:
         super().__init__(settings, context)
-        self.messages_url = messages_url(settings.base_url, settings.account_sid)
+        # Parsed once: building an httpx.URL is a third of the cost of building a request.
+        self.messages_url = httpx.URL(messages_url(settings.base_url, settings.account_sid))
+        self.request_headers = request_headers(self.auth_headers)
 
     def build_auth_headers(self) -> Mapping[str, str]:
         """Basic auth: the API key when one is set, else the Account SID and Auth Token."""
@@ -113,7 +116,7 @@ class TwilioSmsAdapter(BaseAdapter[TwilioSmsSettings]):
             status_callback=status_callback_url(webhook_url, envelope.id) if webhook_url else None,
             now=self.now(),
         )
-        return send_request(self.messages_url, pairs, self.auth_headers)
+        return send_request(self.messages_url, pairs, self.request_headers)
 
     def parse_send_response(self, envelope: Envelope, response: httpx.Response) -> SentMessage:
         """The message SID and initial status from Twilio's ``201`` answer."""

@@ -57,6 +57,7 @@ __all__ = [
     "messages_url",
     "option_pairs",
     "parse_error",
+    "request_headers",
     "send_request",
     "sent_status",
     "status_callback_url",
@@ -223,15 +224,18 @@ def form_body(pairs: Sequence[tuple[str, str]]) -> bytes:
     return urlencode(list(pairs)).encode("utf-8")
 
 
+def request_headers(auth_headers: Mapping[str, str]) -> httpx.Headers:
+    """The headers of every create-message request: auth, JSON answers, a form body."""
+    return httpx.Headers(
+        {**auth_headers, "Accept": "application/json", "Content-Type": FORM_CONTENT_TYPE}
+    )
+
+
 def send_request(
-    url: str, pairs: Sequence[tuple[str, str]], auth_headers: Mapping[str, str]
+    url: httpx.URL | str, pairs: Sequence[tuple[str, str]], headers: Mapping[str, str]
 ) -> httpx.Request:
-    """The ``httpx.Request`` that creates a message: a form POST with the auth headers."""
-    headers = {
-        **auth_headers,
-        "Accept": "application/json",
-        "Content-Type": FORM_CONTENT_TYPE,
-    }
+    """The ``httpx.Request`` that creates a message: a form POST with ``headers``
+    (:func:`request_headers`)."""
     return httpx.Request("POST", url, headers=headers, content=form_body(pairs))
 
 
