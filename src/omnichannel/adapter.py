@@ -140,6 +140,10 @@ def _header_tuple(
     return tuple((str(name), str(item)) for name, item in items)
 
 
+def _header_names(headers: tuple[tuple[str, str], ...]) -> str:
+    return repr(tuple(name for name, _ in headers))
+
+
 @attrs.frozen(kw_only=True)
 class WebhookRequest:
     """An HTTP request from a provider, as received.
@@ -151,7 +155,10 @@ class WebhookRequest:
 
     method: str
     url: str
-    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_header_tuple)
+    headers: tuple[tuple[str, str], ...] = attrs.field(
+        default=(), converter=_header_tuple, repr=_header_names
+    )
+    """Names and values as received; repr shows only the names (a value may be a secret)."""
     body: bytes = b""
 
     def header(self, name: str) -> str | None:

@@ -1,0 +1,112 @@
+"""The ``{{channel}}.{{provider}}`` adapter: the {{Provider}} API on BaseAdapter.
+
+:class:`~omnichannel.BaseAdapter` does the sending, retries, error context and receipts; this
+class supplies only the {{Provider}} parts, each delegated to a pure function in
+:mod:`omnichannel_{{name}}.payloads` or :mod:`omnichannel_{{name}}.webhooks`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Final
+
+import httpx
+from omnichannel import (
+    AdapterInfo,
+    AddressKind,
+    BaseAdapter,
+    Capabilities,
+    DeliveryStatus,
+    Envelope,
+    InboundMode,
+    ProviderError,
+    SendError,
+    SentMessage,
+    TextFormat,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookResult,
+)
+from omnichannel.http import bearer_auth
+
+from omnichannel_{{name}} import payloads, webhooks
+from omnichannel_{{name}}.settings import {{Provider}}{{Channel}}Settings
+
+__all__ = ["CAPABILITIES", "{{Provider}}{{Channel}}Adapter"]
+
+CAPABILITIES: Final = Capabilities(
+    address_kind=AddressKind.OPAQUE,
+    max_text_length=2000,
+    split_long_text=True,
+    formats={TextFormat.PLAIN},
+    media=None,
+    statuses={
+        DeliveryStatus.ACCEPTED,
+        DeliveryStatus.SENT,
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.UNDELIVERED,
+    },
+    inbound={InboundMode.WEBHOOK},
+)
+
+
+class {{Provider}}{{Channel}}Adapter(BaseAdapter[{{Provider}}{{Channel}}Settings]):
+    """Sends plain text through {{Provider}} and reads its signed webhooks."""
+
+    info = AdapterInfo(
+        name=payloads.ADAPTER_NAME,
+        channel="{{channel}}",
+        provider="{{provider}}",
+        description="The {{channel}} channel through the {{Provider}} API.",
+    )
+    capabilities = CAPABILITIES
+    settings_class = {{Provider}}{{Channel}}Settings
+
+    def build_auth_headers(self) -> Mapping[str, str]:
+        """The bearer token, computed once."""
+        return {"Authorization": bearer_auth(self.settings.api_token.reveal())}
+
+    def build_send_request(self, envelope: Envelope) -> httpx.Request:
+        """``POST {base_url}/messages`` with the JSON body of :func:`payloads.send_body`."""
+        return httpx.Request(
+            "POST",
+            f"{self.settings.base_url}/messages",
+            headers=self.auth_headers,
+            json=payloads.send_body(envelope, sender=self.settings.from_),
+        )
+
+    def parse_send_response(self, envelope: Envelope, response: httpx.Response) -> SentMessage:
+        """The message id and initial status of a ``201`` answer."""
+        try:
+            data: object = response.json()
+        except ValueError:
+            raise ProviderError(
+                "{{Provider}} answered the send with a body that is not JSON",
+            ) from None
+        return payloads.sent_message(data)
+
+    def error_for_response(self, response: httpx.Response) -> SendError:
+        """{{Provider}}'s error codes first, then the HTTP status."""
+        return payloads.error_for_response(response)
+
+    def verify_webhook(self, request: WebhookRequest) -> WebhookResponse | None:
+        """Check ``X-{{Provider}}-Signature``; {{Provider}} has no handshake."""
+        webhooks.verify(request, self.settings.webhook_secret)
+        return None
+
+    def parse_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """Inbound messages and status callbacks."""
+        return webhooks.parse(request, channel=self.info.channel)
+
+    def simulate(self, *, sender: str, text: str, url: str) -> WebhookRequest:
+        """A signed inbound message from ``sender``, as {{Provider}} would post it to ``url``."""
+        event = webhooks.message_event(
+            message_id=f"in-{uuid.uuid4().hex[:16]}",
+            sender=sender,
+            recipient=self.settings.from_ or "business",
+            text=text,
+            timestamp=self.now(),
+        )
+        return webhooks.signed_request(url, event, self.settings.webhook_secret)
