@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from omnichannel.cli import omni
 from omnichannel.cli._scaffold import PluginNames, render, template_files, template_root
+from omnichannel.testing.environments import overlay_venv, pip_install_editable
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "plugins" / "_template"
@@ -205,19 +206,12 @@ def test_pytest_does_not_collect_the_template_itself() -> None:
 
 @pytest.fixture
 def venv_python(tmp_path: Path) -> Path:
-    """A virtual environment that sees the global site-packages (omnichannel, pytest, respx)."""
-    venv = tmp_path / "venv"
-    result = _run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    return venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+    """A virtual environment over this one's packages (omnichannel, pytest, respx, hatchling)."""
+    return overlay_venv(tmp_path / "venv")
 
 
 def _pip_install_editable(python: Path, project: Path) -> None:
-    result = _run(
-        python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-        "--no-deps", "--no-build-isolation", "-e", project,
-        cwd=project,
-    )  # fmt: skip
+    result = pip_install_editable(python, project)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from omnichannel.testing.environments import overlay_venv, pip_install_editable
 
 PLUGIN = Path(__file__).resolve().parents[1]
 OMNI = "from omnichannel.cli import main; main()"
@@ -45,15 +46,8 @@ def _run(*args: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProces
 @pytest.fixture(scope="module")
 def python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The python of a virtual environment with the plugin installed (editable)."""
-    venv = tmp_path_factory.mktemp("venv")
-    made = _run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=venv)
-    assert made.returncode == 0, made.stderr
-    python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
-    installed = _run(
-        python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-        "--no-deps", "--no-build-isolation", "-e", PLUGIN,
-        cwd=venv,
-    )  # fmt: skip
+    python = overlay_venv(tmp_path_factory.mktemp("venv") / "venv")
+    installed = pip_install_editable(python, PLUGIN)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     return python
 
