@@ -11,25 +11,13 @@ from omnichannel.router import Router
 from omnichannel.testing.fake import FakeAdapter
 
 
-class _AsyncioBackend:
-    """Holds the ``anyio_backend`` fixture, registered once every entry-point plugin is loaded.
-
-    anyio's own plugin defines ``anyio_backend`` parametrised over every installed backend
-    (trio included); between two plugins' fixtures the one registered last wins, and
-    entry-point order is not fixed. Registering this holder from ``pytest_configure``, after
-    all entry points, makes the kit's choice win; a conftest.py fixture still overrides it.
-    """
-
-    @pytest.fixture(scope="session")
-    def anyio_backend(self) -> str:
-        """Run ``@pytest.mark.anyio`` tests on asyncio (the backend uvicorn, aiohttp and the
-        sandbox use)."""
-        return "asyncio"
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the kit's ``anyio_backend`` after every other plugin (see ``_AsyncioBackend``)."""
-    config.pluginmanager.register(_AsyncioBackend(), "omnichannel-anyio-backend")
+    """Register the kit's ``anyio_backend`` after every other plugin (see
+    :mod:`omnichannel.testing.anyio_backend`)."""
+    from omnichannel.testing import anyio_backend
+
+    if not config.pluginmanager.is_registered(anyio_backend):
+        config.pluginmanager.register(anyio_backend, "omnichannel-anyio-backend")
 
 
 @pytest.fixture
