@@ -356,6 +356,9 @@ def fit(
     first part keeps the subject and media. Every change adds a sentence to ``report.notes``;
     content that fits unchanged comes back as one part with no notes.
     """
+    fitted = _fits_as_is(content, capabilities)
+    if fitted is not None:
+        return fitted
     policy = policy if policy is not None else FittingPolicy()
     content, report = _fit_template(content, capabilities.templates)
     if content.format not in capabilities.formats and content.format is not TextFormat.PLAIN:
@@ -379,6 +382,30 @@ def fit(
         encoding = "UCS-2" if any(info.encoding == "UCS-2" for info in infos) else "GSM-7"
         report = attrs.evolve(report, encoding=encoding, segments=sum(i.segments for i in infos))
     return FittedContent(parts=parts, report=report)
+
+
+_UNCHANGED: Final = FittingReport()
+
+
+def _fits_as_is(content: Content, capabilities: Capabilities) -> FittedContent | None:
+    """The common case, decided cheaply (it runs on every send): plain text the channel takes
+    as it is. None when anything may need fitting; :func:`fit` then does the full work."""
+    if content.template is not None or content.media:
+        return None
+    if content.format is not TextFormat.PLAIN and content.format not in capabilities.formats:
+        return None
+    if content.subject and not capabilities.subject:
+        return None
+    limit = capabilities.max_text_length
+    if not capabilities.sms_segments:
+        if limit is not None and len(content.text) > limit:
+            return None
+        return FittedContent(parts=(content,), report=_UNCHANGED)
+    info = segment_info(content.text)
+    if limit is not None and info.units > limit:
+        return None
+    report = FittingReport(encoding=info.encoding, segments=info.segments)
+    return FittedContent(parts=(content,), report=report)
 
 
 def _fit_template(content: Content, templates: bool) -> tuple[Content, FittingReport]:
