@@ -21,6 +21,7 @@ override                  what it does
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -171,24 +172,37 @@ class WebhookRequest:
         """The URL path."""
         return urlsplit(self.url).path
 
+    # Verification and parsing both read the query and the form; the request is frozen, so
+    # each is parsed once (a provider form can carry dozens of params).
+    @functools.cached_property
+    def _query_pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple(parse_qsl(urlsplit(self.url).query, keep_blank_values=True))
+
+    @functools.cached_property
+    def _form_pairs(self) -> tuple[tuple[str, str], ...] | None:
+        try:
+            text = self.body.decode("utf-8")
+            return tuple(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
+        except (UnicodeDecodeError, ValueError):
+            return None
+
     def query(self) -> list[tuple[str, str]]:
         """The query parameters in order, blank values kept."""
-        return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+        return list(self._query_pairs)
 
     def query_value(self, name: str) -> str | None:
         """The first value of query parameter ``name``, or None."""
-        return next((value for key, value in self.query() if key == name), None)
+        return next((value for key, value in self._query_pairs if key == name), None)
 
     def form(self) -> list[tuple[str, str]]:
         """The form-encoded body as (name, value) pairs in order, blank values kept.
 
         Raises :class:`WebhookParseError` when the body is not valid form encoding.
         """
-        try:
-            text = self.body.decode("utf-8")
-            return parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
-        except (UnicodeDecodeError, ValueError):
-            raise WebhookParseError("body is not valid form encoding") from None
+        pairs = self._form_pairs
+        if pairs is None:
+            raise WebhookParseError("body is not valid form encoding")
+        return list(pairs)
 
     def json(self) -> Any:
         """The JSON body. Raises :class:`WebhookParseError` when it is not JSON."""

@@ -203,16 +203,13 @@ def _check_metadata(_instance: object, _attribute: object, value: FrozenMap) -> 
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_SHIFTS = tuple(range(125, -1, -5))  # 26 characters of 5 bits, most significant first
 
 
 def new_envelope_id() -> str:
     """A new unique, time-sortable id: 48 bits of milliseconds and 80 random bits (ULID layout)."""
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        value, index = divmod(value, 32)
-        chars.append(_CROCKFORD[index])
-    return "".join(reversed(chars))
+    return "".join([_CROCKFORD[(value >> shift) & 31] for shift in _ID_SHIFTS])
 
 
 def _utc_now() -> datetime:
