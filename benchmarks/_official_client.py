@@ -8,12 +8,13 @@ same server.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from _harness import gather_rate
 
 from omnichannel import AdapterContext, Address, Envelope, PluginHost, Router, Sender
 
@@ -39,7 +40,7 @@ async def sms_adapter(url: str, count: int, concurrency: int) -> float:
     adapter = TwilioSmsAdapter(settings, AdapterContext(sender=sender))
     async with Router([adapter], host=PluginHost(), sender=sender) as router:
         envelope = Envelope(channel="sms", recipient=Address(channel="sms", value=TO), content=BODY)
-        return await _gather(count, concurrency, lambda: router.send(envelope))
+        return await gather_rate(count, concurrency, lambda: router.send(envelope))
 
 
 async def official_async(url: str, count: int, concurrency: int) -> float:
@@ -53,7 +54,7 @@ async def official_async(url: str, count: int, concurrency: int) -> float:
     http_client = LocalAsyncClient()
     client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=http_client)
     try:
-        return await _gather(
+        return await gather_rate(
             count,
             concurrency,
             lambda: client.messages.create_async(to=TO, from_=FROM, body=BODY),
@@ -80,18 +81,6 @@ async def official_sync(url: str, count: int, concurrency: int) -> float:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, range(count)))
-    return count / (time.perf_counter() - started)
-
-
-async def _gather(count: int, concurrency: int, one: Callable[[], Awaitable[object]]) -> float:
-    semaphore = asyncio.Semaphore(concurrency)
-
-    async def limited() -> None:
-        async with semaphore:
-            await one()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(limited() for _ in range(count)))
     return count / (time.perf_counter() - started)
 
 

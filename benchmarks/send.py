@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib.util
-import socket
 import statistics
-import subprocess
-import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 import aiohttp
 import attrs
 import httpx
+from _harness import gather_rate, local_server
 
 from omnichannel import (
     AdapterContext,
@@ -81,18 +76,6 @@ class BenchFormAdapter(BaseAdapter[BenchSettings]):
         return SentMessage(provider_id=response.json()["sid"], status=DeliveryStatus.QUEUED)
 
 
-async def _gather(count: int, concurrency: int, one: Callable[[], Awaitable[object]]) -> float:
-    semaphore = asyncio.Semaphore(concurrency)
-
-    async def limited() -> None:
-        async with semaphore:
-            await one()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(limited() for _ in range(count)))
-    return count / (time.perf_counter() - started)
-
-
 async def bare_aiohttp(url: str, count: int, concurrency: int) -> float:
     connector = aiohttp.TCPConnector(limit=100)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -101,7 +84,7 @@ async def bare_aiohttp(url: str, count: int, concurrency: int) -> float:
             async with session.post(f"{url}/Messages.json", data=FORM) as response:
                 await response.read()
 
-        return await _gather(count, concurrency, one)
+        return await gather_rate(count, concurrency, one)
 
 
 async def httpx_async_client(url: str, count: int, concurrency: int) -> float:
@@ -110,7 +93,7 @@ async def httpx_async_client(url: str, count: int, concurrency: int) -> float:
         async def one() -> None:
             (await client.post(f"{url}/Messages.json", data=FORM)).raise_for_status()
 
-        return await _gather(count, concurrency, one)
+        return await gather_rate(count, concurrency, one)
 
 
 async def prebuilt_request_on_transport(url: str, count: int, concurrency: int) -> float:
@@ -128,7 +111,7 @@ async def prebuilt_request_on_transport(url: str, count: int, concurrency: int) 
         await response.aclose()
 
     try:
-        return await _gather(count, concurrency, one)
+        return await gather_rate(count, concurrency, one)
     finally:
         await transport.aclose()
 
@@ -140,27 +123,7 @@ async def omnichannel_router(url: str, count: int, concurrency: int) -> float:
         envelope = Envelope(
             channel="bench", recipient=Address(channel="bench", value="c"), content=FORM["Body"]
         )
-        return await _gather(count, concurrency, lambda: router.send(envelope))
-
-
-@contextlib.contextmanager
-def local_server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("_server.py")), str(port)]
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(10)
+        return await gather_rate(count, concurrency, lambda: router.send(envelope))
 
 
 def main() -> None:
@@ -176,7 +139,6 @@ def main() -> None:
         "omnichannel router.send": omnichannel_router,
     }
     if importlib.util.find_spec("omnichannel_sms") and importlib.util.find_spec("twilio"):
-        sys.path.insert(0, str(Path(__file__).parent))
         from _official_client import VARIANTS
 
         variants.update(VARIANTS)
