@@ -245,3 +245,20 @@ async def test_a_raising_inbound_observer_does_not_turn_a_webhook_into_a_5xx(
     assert recorder.seen == ["hello"]
     assert [message.content.text for message in handled] == ["hello"]
     assert "'raiser'" in caplog.text
+
+
+def test_omni_doctor_reports_a_broken_plugin_by_name_distribution_and_error_and_exits_2(
+    throwaway_distributions: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "omnichannel.toml"
+    config.write_text(
+        '[webhooks]\npublic_url = "https://support.example.com"\n'
+        '[channels.pigeon]\nadapter = "pigeon.loft"\n'
+    )
+    result = CliRunner().invoke(omni, ["doctor", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "[channels.pigeon] pigeon.loft: ok" in result.stdout
+    assert (
+        "problem: plugin failed to load: plugin 'broken' (omnichannel-broken 1.0): cannot import: "
+        "ModuleNotFoundError: No module named 'no_such_module_anywhere'"
+    ) in result.stdout

@@ -56,17 +56,15 @@ def doctor(config_path: str | None, as_json: bool) -> None:
             Router.from_config(config, host=host)
         except ConfigurationError as error:
             problems.append(error.message)
-    failures = [failure.to_dict() for failure in host.load_failures]
-    problems.extend(
-        f"plugin failed to load: {failure['plugin']}: {failure['error']}" for failure in failures
-    )
+    failures = host.load_failures
+    problems.extend(f"plugin failed to load: {failure}" for failure in failures)
     if as_json:
         print_json(
             {
                 "config": str(config.path) if config.path else None,
                 "public_url": config.public_url,
                 "channels": channels,
-                "plugin_failures": failures,
+                "plugin_failures": [failure.to_dict() for failure in failures],
                 "adapters": sorted(host.adapters()),
                 "problems": problems,
             }
