@@ -134,8 +134,10 @@ def test_the_plugin_docs_implement_only_hooks_that_exist() -> None:
         assert named <= HOOK_NAMES, f"{page.name} names {sorted(named - HOOK_NAMES)}"
 
 
-@pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda page: page.name)
-def test_python_examples_in_the_plugin_docs_compile(page: Path) -> None:
+@pytest.mark.parametrize(
+    "page", sorted([*DOCS.glob("*.md"), *DOCS.parent.glob("*.md")]), ids=lambda page: page.name
+)
+def test_python_examples_in_the_docs_compile(page: Path) -> None:
     blocks = _python_blocks(page.read_text(encoding="utf-8"))
     for number, block in enumerate(blocks, 1):
         compile(block, f"{page.name}, python block {number}", "exec")
@@ -233,3 +235,22 @@ def test_every_plugin_readme_has_the_template_sections_in_order(plugin: Path) ->
     readme = (plugin / "README.md").read_text(encoding="utf-8")
     headings = re.findall(r"^## (.+?)\s*$", readme, re.M)
     assert [heading for heading in headings if heading in README_SECTIONS] == list(README_SECTIONS)
+
+
+def test_the_channel_reference_is_generated_from_the_installed_adapters() -> None:
+    pytest.importorskip("omnichannel_sms")
+    pytest.importorskip("omnichannel_voice")
+    pytest.importorskip("omnichannel_telegram")
+    from click.testing import CliRunner
+
+    from omnichannel.cli import omni
+
+    result = CliRunner().invoke(
+        omni, ["channels", "--markdown"], env={"OMNICHANNEL_PLUGINS": "sms,voice,telegram"}
+    )
+    assert result.exit_code == 0, result.output
+    committed = (ROOT / "docs" / "channels.md").read_text(encoding="utf-8")
+    assert result.stdout == committed, (
+        "docs/channels.md is out of date: regenerate it with "
+        "OMNICHANNEL_PLUGINS=sms,voice,telegram omni channels --markdown > docs/channels.md"
+    )

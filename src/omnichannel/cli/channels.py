@@ -10,12 +10,23 @@ from omnichannel.cli._shared import INSTALL_HINT, config_option, json_option, lo
 @click.command()
 @config_option
 @json_option
-def channels(config_path: str | None, as_json: bool) -> None:
+@click.option(
+    "--markdown",
+    "as_markdown",
+    is_flag=True,
+    help="Print the capability matrix and settings tables as Markdown (docs/channels.md).",
+)
+def channels(config_path: str | None, as_json: bool, as_markdown: bool) -> None:
     """List installed channel adapters: channel, provider, distribution, version, whether the
     configuration uses them, and their capabilities."""
     config, host = load(config_path)
     configured = {channel.adapter for channel in config.channels.values()}
     entries = host.adapters()
+    if as_markdown:
+        from omnichannel.cli._reference import channel_reference
+
+        click.echo(channel_reference(entries), nl=False)
+        return
     rows = [
         {
             "name": name,
