@@ -23,11 +23,10 @@ from omnichannel.fitting import (
     MediaPolicy,
     SegmentInfo,
     fit,
-    html_to_plain,
-    markdown_to_plain,
     segment_info,
     split_text,
 )
+from omnichannel.markup import html_to_plain, markdown_to_plain
 
 NUMBERING = re.compile(r"^\((\d+)/(\d+)\) ")
 

@@ -411,7 +411,7 @@ async def test_a_lost_sequenced_update_holds_the_rest_only_for_the_reorder_windo
     assert [update.status.value for update in statuses] == ["initiated"]
     await router.release_held_statuses()
     assert len(statuses) == 1
-    clock.now += router.reorder_window
+    clock.now += router.statuses.reorder_window
     await router.release_held_statuses()
     assert [update.status.value for update in statuses] == ["initiated", "answered", "completed"]
 

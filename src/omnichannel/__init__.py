@@ -33,7 +33,6 @@ if TYPE_CHECKING:
         Content,
         Direction,
         Envelope,
-        FrozenMap,
         Media,
         Sensitivity,
         Template,
@@ -73,8 +72,10 @@ if TYPE_CHECKING:
     from omnichannel.fitting import FittedContent, FittingPolicy, FittingReport, MediaPolicy, fit
     from omnichannel.hookspecs import hookimpl
     from omnichannel.http import RetryPolicy, Sender
+    from omnichannel.mappings import FrozenMap
     from omnichannel.plugins import AdapterEntry, Outbound, PluginHost, PluginLoadFailure
-    from omnichannel.router import Router, StatusAnomaly
+    from omnichannel.router import Router
+    from omnichannel.tracking import StatusAnomaly, StatusTracker
 
 __version__ = "0.1.0"
 
@@ -113,7 +114,6 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "Content",
         "Direction",
         "Envelope",
-        "FrozenMap",
         "Media",
         "Sensitivity",
         "Template",
@@ -158,6 +158,7 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "fit",
     ),
     "omnichannel.hookspecs": ("hookimpl",),
+    "omnichannel.mappings": ("FrozenMap",),
     "omnichannel.http": (
         "RetryPolicy",
         "Sender",
@@ -168,9 +169,10 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "PluginHost",
         "PluginLoadFailure",
     ),
-    "omnichannel.router": (
-        "Router",
+    "omnichannel.router": ("Router",),
+    "omnichannel.tracking": (
         "StatusAnomaly",
+        "StatusTracker",
     ),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS_BY_MODULE.items() for name in names}
@@ -238,6 +240,7 @@ __all__ = [
     "SentMessage",
     "StatusAnomaly",
     "StatusOutcome",
+    "StatusTracker",
     "StatusTransition",
     "StatusUpdate",
     "Template",

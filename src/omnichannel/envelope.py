@@ -12,7 +12,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Self
 
@@ -20,6 +20,7 @@ import attrs
 import phonenumbers
 
 from omnichannel.errors import InvalidAddress, InvalidEnvelope
+from omnichannel.mappings import FrozenMap
 
 __all__ = [
     "Address",
@@ -27,7 +28,6 @@ __all__ = [
     "Content",
     "Direction",
     "Envelope",
-    "FrozenMap",
     "Media",
     "Sensitivity",
     "Template",
@@ -126,61 +126,6 @@ def _e164(value: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidAddress(value, "phone", "not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-class FrozenMap(Mapping[str, Any]):
-    """An immutable, hashable mapping; nested dicts and lists are frozen too."""
-
-    __slots__ = ("_data", "_hash")
-
-    def __init__(self, data: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> None:
-        items = data.items() if isinstance(data, Mapping) else data
-        self._data: dict[str, Any] = {str(key): _freeze(value) for key, value in items}
-        self._hash: int | None = None
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __hash__(self) -> int:
-        if self._hash is None:
-            self._hash = hash(frozenset(self._data.items()))
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Mapping):
-            return self._data == dict(other.items())
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return f"FrozenMap({self._data!r})"
-
-    def thaw(self) -> dict[str, Any]:
-        """A plain, mutable, JSON-ready copy."""
-        return {key: _thaw(value) for key, value in self._data.items()}
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, FrozenMap):
-        return value
-    if isinstance(value, Mapping):
-        return FrozenMap(value)
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(item) for item in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, FrozenMap):
-        return value.thaw()
-    if isinstance(value, tuple):
-        return [_thaw(item) for item in value]
-    return value
 
 
 def _to_frozen_map(value: Mapping[str, Any] | None) -> FrozenMap:

@@ -41,18 +41,17 @@ from omnichannel.errors import (
 from omnichannel.events import (
     DeliveryStatus,
     FailureReason,
-    StatusOutcome,
     StatusUpdate,
-    apply_status,
 )
 from omnichannel.fitting import FittingPolicy, fit
 from omnichannel.http import Sender
 from omnichannel.plugins import Outbound, PluginHost
+from omnichannel.tracking import DEFAULT_REORDER_WINDOW, StatusAnomaly, StatusTracker
 
 if TYPE_CHECKING:
     from omnichannel.blocking import BlockingRouter
 
-__all__ = ["Router", "StatusAnomaly"]
+__all__ = ["Router"]
 
 logger = logging.getLogger("omnichannel.router")
 
@@ -61,16 +60,7 @@ MessageHandler = Callable[[Envelope], Awaitable[None] | None]
 StatusHandler = Callable[[StatusUpdate], Awaitable[None] | None]
 
 AUTO_CHANNEL = "auto"
-DEFAULT_REORDER_WINDOW = timedelta(seconds=30)
 _SEEN_LIMIT = 100_000
-
-
-@attrs.frozen(kw_only=True)
-class StatusAnomaly:
-    """A status that contradicts what we know (a failure after delivery): kept, not applied."""
-
-    update: StatusUpdate
-    current: DeliveryStatus
 
 
 class _BoundedSet:
@@ -127,15 +117,9 @@ class Router:
         self._message_handlers: list[MessageHandler] = []
         self._status_handlers: list[StatusHandler] = []
         self._seen_messages = _BoundedSet(_SEEN_LIMIT)
-        self._statuses: dict[tuple[str, str], DeliveryStatus] = {}
-        self._envelope_of: dict[tuple[str, str], str] = {}
-        self._provider_ids_of: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._last_inbound: dict[tuple[str, str], datetime] = {}
         self._scheduled: list[Envelope] = []
-        self._next_sequence: dict[tuple[str, str], int] = {}
-        self._held: dict[tuple[str, str], dict[int, tuple[StatusUpdate, datetime]]] = {}
-        self.reorder_window = reorder_window
-        self.anomalies: list[StatusAnomaly] = []
+        self.statuses = StatusTracker(clock=clock, reorder_window=reorder_window)
         self._check_failover()
 
     @classmethod
@@ -200,11 +184,12 @@ class Router:
 
     def status_of(self, envelope_id: str) -> DeliveryStatus | None:
         """The latest status of a sent envelope (of its first part, when it was split)."""
-        sent = self._provider_ids_of.get(envelope_id)
-        if not sent or not sent[1]:
-            return None
-        channel, provider_ids = sent
-        return self._statuses.get((channel, provider_ids[0]))
+        return self.statuses.status_of(envelope_id)
+
+    @property
+    def anomalies(self) -> list[StatusAnomaly]:
+        """Status updates that contradicted what was known (kept, not applied)."""
+        return self.statuses.anomalies
 
     # -- handlers -----------------------------------------------------------------------------
 
@@ -312,7 +297,7 @@ class Router:
             receipts.append(await adapter.send(part_envelope))
         provider_ids = tuple(pid for receipt in receipts for pid in receipt.provider_ids)
         receipt = attrs.evolve(receipts[0], provider_ids=provider_ids, fitting=fitted.report)
-        self._remember_sent(envelope, receipt)
+        self.statuses.sent(receipt)
         return receipt
 
     def _check_session_window(self, envelope: Envelope, adapter: ChannelAdapter) -> None:
@@ -331,13 +316,6 @@ class Router:
             adapter=adapter.info.name,
             envelope_id=envelope.id,
         )
-
-    def _remember_sent(self, envelope: Envelope, receipt: SendReceipt) -> None:
-        self._provider_ids_of[envelope.id] = (receipt.channel, receipt.provider_ids)
-        for provider_id in receipt.provider_ids:
-            key = (receipt.channel, provider_id)
-            self._envelope_of[key] = envelope.id
-            self._statuses.setdefault(key, receipt.status)
 
     def record_inbound(self, envelope: Envelope) -> None:
         """Note that the customer wrote (opening the channel's session window from now)."""
@@ -422,36 +400,8 @@ class Router:
         self._seen_messages.add(key)
 
     async def _dispatch_status(self, update: StatusUpdate) -> None:
-        """Pass updates on in the provider's sequence order when it numbers them.
-
-        An update that arrives ahead of its predecessors is held until they arrive, or until it
-        has waited ``reorder_window`` (a lost callback must not hold the rest back forever).
-        """
-        if update.sequence is None:
-            await self._apply_status(update)
-            return
-        key = (update.channel, update.provider_id)
-        if update.sequence < self._next_sequence.get(key, 0):
-            await self._apply_status(update)
-            return
-        self._held.setdefault(key, {})[update.sequence] = (update, self.clock())
-        await self._release_held(key)
-
-    async def _release_held(self, key: tuple[str, str]) -> None:
-        held = self._held.get(key, {})
-        expected = self._next_sequence.get(key, 0)
-        while held:
-            if expected in held:
-                update, _ = held.pop(expected)
-                expected += 1
-                await self._apply_status(update)
-            elif self.clock() - min(arrived for _, arrived in held.values()) >= self.reorder_window:
-                expected = min(held)
-            else:
-                break
-        self._next_sequence[key] = expected
-        if not held:
-            self._held.pop(key, None)
+        for applied in self.statuses.receive(update):
+            await self._tell_status(applied)
 
     async def release_held_statuses(self) -> None:
         """Pass on status updates that waited ``reorder_window`` for a missing predecessor.
@@ -459,33 +409,10 @@ class Router:
         ``omni listen`` calls this periodically; an application serving the webhook app itself
         should too.
         """
-        for key in list(self._held):
-            await self._release_held(key)
+        for applied in self.statuses.release_held():
+            await self._tell_status(applied)
 
-    async def _apply_status(self, update: StatusUpdate) -> None:
-        key = (update.channel, update.provider_id)
-        envelope_id = update.envelope_id or self._envelope_of.get(key)
-        if envelope_id is not None and update.envelope_id is None:
-            update = attrs.evolve(update, envelope_id=envelope_id)
-        if envelope_id is not None:
-            self._envelope_of.setdefault(key, envelope_id)
-            self._provider_ids_of.setdefault(envelope_id, (update.channel, (update.provider_id,)))
-        current = self._statuses.get(key)
-        transition = apply_status(current, update.status)
-        if transition.outcome is StatusOutcome.STALE:
-            return
-        if transition.outcome is StatusOutcome.ANOMALY:
-            assert current is not None
-            logger.warning(
-                "status %s for %s %s contradicts %s; recorded, not applied",
-                update.status,
-                update.channel,
-                update.provider_id,
-                current,
-            )
-            self.anomalies.append(StatusAnomaly(update=update, current=current))
-            return
-        self._statuses[key] = transition.status
+    async def _tell_status(self, update: StatusUpdate) -> None:
         self.host.status_received(update)
         for handler in self._status_handlers:
             await _call(handler, update)
