@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -458,8 +458,3 @@ class BaseAdapter(Generic[SettingsT]):
 
     async def aclose(self) -> None:
         """Nothing to release by default: the sender belongs to the router."""
-
-
-def receipts_provider_ids(receipts: Sequence[SendReceipt]) -> tuple[str, ...]:
-    """All provider ids of several receipts, in order."""
-    return tuple(pid for receipt in receipts for pid in receipt.provider_ids)

@@ -8,7 +8,6 @@ proxy forwards to us.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -143,8 +142,3 @@ async def lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-def dumps_line(data: object) -> str:
-    """One compact JSON line (``omni listen --json``)."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)

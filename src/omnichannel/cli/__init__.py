@@ -33,18 +33,13 @@ EXIT_USAGE = 2
 
 
 def exit_code_for(error: BaseException) -> int:
-    """1 for a delivery or provider failure, 2 for everything the user must fix first."""
-    from omnichannel.errors import SendError
+    """1 for a delivery or provider failure, 2 for everything the user must fix first
+    (configuration, input, and policy refusals made before any network call)."""
+    from omnichannel.errors import PolicyViolation, SendError
 
-    if isinstance(error, SendError) and not _is_usage_error(error):
+    if isinstance(error, SendError) and not isinstance(error, PolicyViolation):
         return EXIT_FAILURE
     return EXIT_USAGE
-
-
-def _is_usage_error(error: BaseException) -> bool:
-    from omnichannel.errors import PolicyViolation
-
-    return isinstance(error, PolicyViolation)
 
 
 class LazyGroup(click.Group):

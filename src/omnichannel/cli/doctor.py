@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import click
 
 from omnichannel.cli._shared import config_option, json_option, load, print_json
@@ -48,7 +49,8 @@ def doctor(config_path: str | None, as_json: bool) -> None:
         else:
             row["ok"] = True
             row["settings"] = {
-                name.rstrip("_"): _shown(value) for name, value in vars_of(settings).items()
+                name.rstrip("_"): _shown(value)
+                for name, value in attrs.asdict(settings, recurse=False).items()
             }
         channels.append(row)
     if not problems:
@@ -83,10 +85,3 @@ def doctor(config_path: str | None, as_json: bool) -> None:
         click.echo("no problems found" if not problems else f"{len(problems)} problem(s)")
     if problems:
         raise SystemExit(2)
-
-
-def vars_of(settings: Any) -> dict[str, Any]:
-    """The fields of an attrs settings object, unconverted (secrets stay Secret values)."""
-    import attrs
-
-    return attrs.asdict(settings, recurse=False)
