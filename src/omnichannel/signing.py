@@ -94,12 +94,8 @@ def hmac_digest(key: _Key, message: str | bytes, algorithm: str = "sha256") -> b
 
 
 def _params_suffix(params: Iterable[tuple[str, str]]) -> str:
-    values_by_name: dict[str, set[str]] = {}
-    for name, value in params:
-        values_by_name.setdefault(name, set()).add(value)
-    return "".join(
-        name + value for name in sorted(values_by_name) for value in sorted(values_by_name[name])
-    )
+    # Sorting distinct (name, value) pairs orders names, then each name's distinct values.
+    return "".join([name + value for name, value in sorted(set(params))])
 
 
 def url_params_string(url: str, params: Iterable[tuple[str, str]]) -> str:
@@ -210,14 +206,6 @@ def body_sha256_matches(url: str, body: bytes) -> bool:
     return constant_time_equal(hashlib.sha256(body).hexdigest(), claimed[0])
 
 
-def _has_body_hash(url: str) -> bool:
-    try:
-        query = urlsplit(url).query
-    except ValueError:
-        return False
-    return any(name == _BODY_HASH_PARAM for name, _ in parse_qsl(query, keep_blank_values=True))
-
-
 def verify_url_params_request(
     request: WebhookRequest,
     keys: Iterable[_Key],
@@ -240,7 +228,7 @@ def verify_url_params_request(
     if not signature:
         raise WebhookVerificationError(f"missing {header} header")
     params: list[tuple[str, str]] = []
-    if _has_body_hash(request.url):
+    if request.query_value(_BODY_HASH_PARAM) is not None:
         if not body_sha256_matches(request.url, request.body):
             raise WebhookVerificationError(f"the body does not match the URL's {_BODY_HASH_PARAM}")
     elif request.method.upper() != "GET":
