@@ -361,10 +361,12 @@ async def test_the_adapter_alone_refuses_a_future_send_at(
 # --- statuses through the router ---------------------------------------------------------------
 
 
-async def test_callbacks_in_reverse_order_reach_the_handlers_in_call_order(
-    make_settings: Callable[..., Any],
-) -> None:
-    context = SimulatorContext(public_url="https://hooks.example.com", out_of_order=True)
+def _router_over_the_sandbox(
+    make_settings: Callable[..., Any], *, out_of_order: bool = False
+) -> tuple[Router, Sandbox, list[StatusUpdate]]:
+    """A router whose adapter calls the voice simulator, which posts its callbacks back to the
+    router's webhook app; the list collects the status updates the handlers see."""
+    context = SimulatorContext(public_url="https://hooks.example.com", out_of_order=out_of_order)
     settings = make_settings(base_url="http://sandbox.test/twilio-voice")
     sandbox = Sandbox([TwilioVoiceSimulator(settings, context)], context)
     sender = Sender(httpx.ASGITransport(app=sandbox), retry=RetryPolicy(max_attempts=1))
@@ -375,6 +377,13 @@ async def test_callbacks_in_reverse_order_reach_the_handlers_in_call_order(
     context.set_transport(httpx.ASGITransport(app=WebhookApp.for_router(router)))
     seen: list[StatusUpdate] = []
     router.on_status(seen.append)
+    return router, sandbox, seen
+
+
+async def test_callbacks_in_reverse_order_reach_the_handlers_in_call_order(
+    make_settings: Callable[..., Any],
+) -> None:
+    router, sandbox, seen = _router_over_the_sandbox(make_settings, out_of_order=True)
 
     receipt = await router.send(callback_envelope())
     await sandbox.settle()
@@ -393,17 +402,7 @@ async def test_callbacks_in_reverse_order_reach_the_handlers_in_call_order(
 async def test_a_busy_customer_ends_busy_and_retryable_through_the_router(
     make_settings: Callable[..., Any],
 ) -> None:
-    context = SimulatorContext(public_url="https://hooks.example.com")
-    settings = make_settings(base_url="http://sandbox.test/twilio-voice")
-    sandbox = Sandbox([TwilioVoiceSimulator(settings, context)], context)
-    sender = Sender(httpx.ASGITransport(app=sandbox), retry=RetryPolicy(max_attempts=1))
-    adapter = TwilioVoiceAdapter(
-        settings, AdapterContext(sender=sender, public_url="https://hooks.example.com")
-    )
-    router = Router([adapter], host=PluginHost())
-    context.set_transport(httpx.ASGITransport(app=WebhookApp.for_router(router)))
-    seen: list[StatusUpdate] = []
-    router.on_status(seen.append)
+    router, sandbox, seen = _router_over_the_sandbox(make_settings)
     envelope = Envelope(
         channel="voice", recipient=Address(channel="voice", value="+15005550010"), content=TEXT
     )
