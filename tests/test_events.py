@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import itertools
 import random
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omnichannel import DeliveryStatus, StatusOutcome, apply_status
+from omnichannel import DeliveryStatus
+from omnichannel.events import StatusOutcome, apply_status
 
 S = DeliveryStatus
 
@@ -98,3 +100,37 @@ def test_shuffled_real_world_sequences_end_where_precedence_says() -> None:
         sequence = [S.ACCEPTED, S.SENT, S.DELIVERED] * 2
         rng.shuffle(sequence)
         assert _final(sequence) is S.DELIVERED
+
+
+def test_a_status_update_round_trips_through_a_dict_with_frozen_metadata_in_utc() -> None:
+    from datetime import timedelta, timezone
+
+    from omnichannel import FailureReason, StatusUpdate
+
+    paris = timezone(timedelta(hours=1))
+    update = StatusUpdate(
+        channel="whatsapp",
+        provider_id="wamid.1",
+        status="failed",
+        timestamp=datetime(2026, 11, 3, 19, 0, tzinfo=paris),
+        reason="outside_window",
+        provider_code="131047",
+        metadata={"pricing": {"billable": False, "category": "service"}},
+    )
+    assert update.timestamp.tzinfo is UTC
+    assert update.timestamp.hour == 18
+    assert update.reason is FailureReason.OUTSIDE_WINDOW
+    with pytest.raises(TypeError):
+        update.metadata["pricing"] = {}  # type: ignore[index]
+    again = StatusUpdate.from_dict(update.to_dict())
+    assert again == update
+    assert again.metadata == update.metadata
+
+
+def test_a_naive_provider_timestamp_is_taken_as_utc() -> None:
+    from omnichannel import StatusUpdate
+
+    update = StatusUpdate(
+        channel="sms", provider_id="SM1", status="sent", timestamp=datetime(2026, 1, 1, 12, 0)
+    )
+    assert update.timestamp == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -1,3 +1,5 @@
+"""The Sender's retry rules and the request and response values (respx-free: MockTransport)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -6,8 +8,13 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from omnichannel import ProviderError, RateLimited, RetryPolicy, Sender, TransportError
+from omnichannel import OutcomeUnknown, ProviderError, RateLimited, TransportError
 from omnichannel.http import (
+    ProviderRequest,
+    ProviderResponse,
+    RetryPolicy,
+    SecretHeaders,
+    Sender,
     basic_auth,
     bearer_auth,
     default_error_for_response,
@@ -30,14 +37,20 @@ class Sleeps:
 def _sender(handler: object, sleeps: Sleeps, **policy: float) -> Sender:
     return Sender(
         httpx.MockTransport(handler),  # type: ignore[arg-type]
-        retry=RetryPolicy(**policy),
+        retry=RetryPolicy(**policy),  # type: ignore[arg-type]
         sleep=sleeps,
         rand=lambda: 0.0,
-    )  # type: ignore[arg-type]
+    )
 
 
-def _request() -> httpx.Request:
-    return httpx.Request("POST", "https://api.provider.example/messages", data={"To": "+1"})
+def _request(*, idempotent: bool = False) -> ProviderRequest:
+    return ProviderRequest.form(
+        "POST",
+        "https://api.provider.example/messages",
+        [("To", "+1")],
+        headers={"Authorization": "Bearer s3cr3t-token"},
+        idempotent=idempotent,
+    )
 
 
 def test_basic_auth_matches_the_known_vector() -> None:
@@ -69,7 +82,44 @@ def test_retry_after_reads_seconds_http_dates_and_reset_epochs(
     assert retry_after_seconds(headers, now=NOW) == expected
 
 
-async def test_a_success_is_returned_read_and_with_timeouts_in_the_request_extensions() -> None:
+def test_a_request_repr_shows_neither_the_path_nor_header_values() -> None:
+    request = ProviderRequest(
+        method="POST",
+        url="https://api.telegram.example/bot123:SECRET/sendMessage",
+        headers=SecretHeaders({"Authorization": "Bearer s3cr3t-token"}),
+    )
+    shown = f"{request!r} {request.headers!r} {request.headers}"
+    assert "SECRET" not in shown
+    assert "s3cr3t" not in shown
+    assert "api.telegram.example" in shown
+    assert "Authorization" in shown
+
+
+def test_redacted_hides_auth_headers_and_given_secret_values_everywhere() -> None:
+    request = ProviderRequest.form(
+        "POST",
+        "https://api.provider.example/AC123/Messages.json",
+        [("Body", "hi"), ("Token", "tok-123")],
+        headers={"Authorization": "Basic abc", "X-Trace": "tok-123"},
+    )
+    shown = request.redacted(["tok-123"])
+    assert shown["headers"]["Authorization"] == "<redacted>"
+    assert shown["headers"]["X-Trace"] == "<redacted>"
+    assert "tok-123" not in shown["body"]
+    assert shown["body"].startswith("Body=hi&Token=")
+    assert shown["method"] == "POST"
+
+
+def test_a_response_reads_headers_in_any_case_and_its_json() -> None:
+    response = ProviderResponse(status_code=201, headers={"Content-Type": "x"}, body=b'{"a": 1}')
+    assert response.header("content-type") == "x"
+    assert response.json() == {"a": 1}
+    assert response.is_success
+    with pytest.raises(ValueError, match="UTF-8"):
+        ProviderResponse(status_code=200, body=b"\xff").json()
+
+
+async def test_a_success_is_returned_with_the_body_and_the_timeouts_applied() -> None:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -79,6 +129,9 @@ async def test_a_success_is_returned_read_and_with_timeouts_in_the_request_exten
     response = await _sender(handler, Sleeps()).send(_request())
     assert response.json() == {"id": "m1"}
     assert seen[0].extensions["timeout"]["connect"] == 5.0
+    assert seen[0].extensions["timeout"]["read"] == 10.0
+    assert seen[0].headers["authorization"] == "Bearer s3cr3t-token"
+    assert seen[0].content == b"To=%2B1"
 
 
 async def test_a_429_is_retried_after_the_time_the_provider_asked_for() -> None:
@@ -99,13 +152,39 @@ async def test_a_wait_longer_than_the_policy_allows_is_raised_with_retry_after()
     assert sleeps.waits == []
 
 
-async def test_5xx_is_retried_with_exponential_backoff_then_raised_as_retryable() -> None:
+async def test_a_503_with_retry_after_says_not_processed_and_is_retried() -> None:
+    answers = iter([httpx.Response(503, headers={"Retry-After": "1"}), httpx.Response(201)])
     sleeps = Sleeps()
-    sender = _sender(lambda request: httpx.Response(503), sleeps, max_attempts=3, base_delay=0.5)
+    response = await _sender(lambda request: next(answers), sleeps).send(_request())
+    assert response.status_code == 201
+    assert sleeps.waits == [1.0]
+
+
+async def test_a_5xx_to_a_create_call_is_an_unknown_outcome_and_never_resent() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(500) if len(calls) == 1 else httpx.Response(201)
+
+    sleeps = Sleeps()
+    with pytest.raises(OutcomeUnknown) as caught:
+        await _sender(handler, sleeps).send(_request())
+    assert len(calls) == 1
+    assert not caught.value.retryable
+    assert caught.value.status.value == "unknown"
+    assert caught.value.status_code == 500
+    assert "may have created" in str(caught.value)
+    assert sleeps.waits == []
+
+
+async def test_a_5xx_to_an_idempotent_request_is_retried_with_backoff() -> None:
+    sleeps = Sleeps()
+    sender = _sender(lambda request: httpx.Response(502), sleeps, max_attempts=3, base_delay=0.5)
     with pytest.raises(ProviderError) as caught:
-        await sender.send(_request())
+        await sender.send(_request(idempotent=True))
     assert caught.value.retryable
-    assert caught.value.status_code == 503
+    assert caught.value.status_code == 502
     assert sleeps.waits == [0.5, 1.0]
 
 
@@ -113,6 +192,7 @@ async def test_a_4xx_is_not_retried() -> None:
     sleeps = Sleeps()
     with pytest.raises(ProviderError) as caught:
         await _sender(lambda request: httpx.Response(400), sleeps).send(_request())
+    assert not isinstance(caught.value, OutcomeUnknown)
     assert not caught.value.retryable
     assert sleeps.waits == []
 
@@ -127,25 +207,46 @@ async def test_a_refused_connection_is_retried_because_nothing_was_sent() -> Non
         return httpx.Response(200)
 
     assert (await _sender(handler, Sleeps()).send(_request())).status_code == 200
+    assert len(calls) == 2
 
 
-async def test_a_lost_answer_is_not_resent_unless_the_send_is_idempotent() -> None:
+async def test_a_lost_answer_is_an_unknown_outcome_unless_the_request_is_idempotent() -> None:
+    calls: list[int] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
         raise httpx.ReadTimeout("timed out", request=request)
 
     sleeps = Sleeps()
-    with pytest.raises(TransportError) as caught:
+    with pytest.raises(OutcomeUnknown) as caught:
         await _sender(handler, sleeps).send(_request())
     assert not caught.value.retryable
-    assert "may have processed" in str(caught.value)
-    assert sleeps.waits == []
-    with pytest.raises(TransportError):
-        await _sender(handler, sleeps).send(_request(), idempotent=True)
+    assert "may have been created" in str(caught.value)
+    assert (len(calls), sleeps.waits) == (1, [])
+    with pytest.raises(TransportError) as lost:
+        await _sender(handler, sleeps).send(_request(idempotent=True))
+    assert lost.value.request_sent
+    assert len(calls) == 4
     assert len(sleeps.waits) == 2
 
 
+async def test_the_sign_step_runs_before_every_attempt() -> None:
+    seen: list[str] = []
+    answers = iter([httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(201)])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["x-nonce"])
+        return next(answers)
+
+    nonces = iter(["n1", "n2"])
+    await _sender(handler, Sleeps()).send(
+        _request(), sign=lambda request: request.with_headers({"X-Nonce": next(nonces)})
+    )
+    assert seen == ["n1", "n2"]
+
+
 def test_401_maps_to_an_auth_failure() -> None:
-    error = default_error_for_response(httpx.Response(401))
+    error = default_error_for_response(ProviderResponse(status_code=401))
     assert error.reason.value == "auth"
     assert not error.retryable
 

@@ -11,12 +11,15 @@ OmnichannelError
 ├── SendError                     a send did not happen; `retryable`: is trying again safe
 │   ├── ProviderError             the provider answered with an error
 │   │   └── RateLimited           slow down; `retry_after` seconds when the provider said
-│   ├── TransportError            the provider could not be reached, or the answer was lost
+│   ├── TransportError            the provider could not be reached: nothing was sent
+│   ├── OutcomeUnknown            the request may have been processed: never resend blindly;
+│   │                             wait for a status, reconcile(), or ask an operator
 │   ├── InvalidRecipient          the provider refused the address
 │   ├── ContentRejected           the provider or the channel refused the content
 │   │   └── ContentTooLong        the text does not fit and may not be split
 │   ├── UnsupportedFeature        the channel cannot express what the envelope asks for
 │   └── PolicyViolation           a routing rule refused it before any network call
+│       └── EnvelopeExpired       its expires_at passed before it could be sent
 └── WebhookError                  an inbound provider request was refused
     ├── WebhookVerificationError  bad or missing signature: answer 403, process nothing
     └── WebhookParseError         malformed body: answer 400, process nothing
@@ -30,17 +33,26 @@ Plugins subclass these; they never define a new root.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from omnichannel.events import FailureReason
+from omnichannel.events import DeliveryStatus, FailureReason
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from omnichannel.adapter import SendReceipt
+    from omnichannel.envelope import Envelope
 
 __all__ = [
     "ConfigurationError",
     "ContentRejected",
     "ContentTooLong",
+    "EnvelopeExpired",
     "InvalidAddress",
     "InvalidEnvelope",
     "MissingVariable",
     "OmnichannelError",
+    "OutcomeUnknown",
     "PolicyViolation",
     "ProviderError",
     "RateLimited",
@@ -158,6 +170,8 @@ class SendError(OmnichannelError):
 
     default_reason = FailureReason.PROVIDER_ERROR
     default_retryable = False
+    status: DeliveryStatus = DeliveryStatus.FAILED
+    """The status the envelope ends in: FAILED, or UNKNOWN and EXPIRED for those errors."""
 
     def __init__(
         self,
@@ -180,6 +194,12 @@ class SendError(OmnichannelError):
         self.provider_code = provider_code
         self.provider_message = provider_message
         self.status_code = status_code
+        self.receipt: SendReceipt | None = None
+        """What is known of the send when part of it happened: the parts that went out before
+        this error, with their provider ids (set by the router)."""
+        self.attempts: tuple[str, ...] = ()
+        """After failover: one line per channel that failed before this error (set by the
+        router)."""
 
     def __str__(self) -> str:
         base = super().__str__()
@@ -203,13 +223,52 @@ class RateLimited(ProviderError):
 
 
 class TransportError(SendError):
-    """The provider could not be reached, or its answer was lost.
+    """The provider could not be reached, or (for an idempotent request) its answer was lost.
 
-    ``retryable`` is true only when the request certainly never reached the provider
-    (a refused connection); a timeout after sending is ambiguous and is not retried.
+    ``request_sent`` says whether any byte of the request was written. A request that was
+    never sent (a refused connection, DNS, the TLS handshake) is safe to retry; one that was
+    sent and is not idempotent becomes :class:`OutcomeUnknown` instead of this error.
     """
 
     default_reason = FailureReason.UNREACHABLE
+    default_retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool = False,
+        retryable: bool | None = None,
+        channel: str | None = None,
+        adapter: str | None = None,
+        envelope_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            retryable=retryable,
+            channel=channel,
+            adapter=adapter,
+            envelope_id=envelope_id,
+        )
+        self.request_sent = request_sent
+
+
+class OutcomeUnknown(SendError):
+    """The request may have been processed: the message may exist, or may not.
+
+    Raised when the connection closed or timed out after the request was written, or when a
+    create call without an idempotency key got a 5xx answer. Never resent and never failed
+    over; the outcome is settled by a later status callback, by the adapter's ``reconcile()``
+    (where the provider can look a message up), or by an operator.
+    """
+
+    default_reason = FailureReason.UNKNOWN
+    default_retryable = False
+    status = DeliveryStatus.UNKNOWN
+    envelope: Envelope | None = None
+    """The envelope (as fitted) handed to the adapter: what ``Router.reconcile`` looks up."""
+    attempted_at: datetime | None = None
+    """When the ambiguous attempt began (the lower bound of a reconcile lookup)."""
 
 
 class InvalidRecipient(SendError):
@@ -238,6 +297,13 @@ class PolicyViolation(SendError):
     """A routing rule refused the envelope before any network call."""
 
     default_reason = FailureReason.POLICY
+
+
+class EnvelopeExpired(PolicyViolation):
+    """The envelope's ``expires_at`` passed before it could be sent; it ends EXPIRED."""
+
+    default_reason = FailureReason.EXPIRED
+    status = DeliveryStatus.EXPIRED
 
 
 class WebhookError(OmnichannelError):

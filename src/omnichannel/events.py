@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
+
+from omnichannel.mappings import FrozenMap
 
 __all__ = [
     "DeliveryStatus",
@@ -120,6 +122,7 @@ class FailureReason(enum.StrEnum):
     CONTENT_REJECTED = "content_rejected"
     UNREACHABLE = "unreachable"
     POLICY = "policy"
+    EXPIRED = "expired"
     PROVIDER_ERROR = "provider_error"
     UNKNOWN = "unknown"
 
@@ -174,6 +177,21 @@ def apply_status(current: DeliveryStatus | None, new: DeliveryStatus) -> StatusT
     return StatusTransition(StatusOutcome.STALE, current)
 
 
+def _utc(value: datetime) -> datetime:
+    # A naive time from a provider is taken as UTC; an aware one is kept as the same instant.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _frozen(value: Mapping[str, Any] | None) -> FrozenMap:
+    return value if isinstance(value, FrozenMap) else FrozenMap(value or {})
+
+
+def _reason(value: FailureReason | str | None) -> FailureReason | None:
+    return None if value is None else FailureReason(value)
+
+
 @attrs.frozen(kw_only=True)
 class StatusUpdate:
     """What a provider reported about a message we sent (or a call we placed)."""
@@ -181,13 +199,13 @@ class StatusUpdate:
     channel: str
     provider_id: str
     """The provider's id of the message or call (a message SID, a message id, a call id)."""
-    status: DeliveryStatus
-    timestamp: datetime
-    """When the provider says it happened (not when we heard about it); timezone-aware."""
+    status: DeliveryStatus = attrs.field(converter=DeliveryStatus)
+    timestamp: datetime = attrs.field(converter=_utc)
+    """When the provider says it happened (not when we heard about it), in UTC."""
     envelope_id: str | None = None
     """Our envelope id, when the provider echoed it back or we can map it."""
     recipient: str | None = None
-    reason: FailureReason | None = None
+    reason: FailureReason | None = attrs.field(default=None, converter=_reason)
     retryable: bool = False
     provider_code: str | None = None
     provider_message: str | None = None
@@ -197,7 +215,8 @@ class StatusUpdate:
     """Calls only: the call's length once it completed."""
     sequence: int | None = None
     """The provider's ordering number within one message or call, when it sends one."""
-    metadata: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
+    metadata: FrozenMap = attrs.field(factory=FrozenMap, converter=_frozen, eq=False, hash=False)
+    """Provider extras worth keeping (pricing, the raw status name), immutable."""
     raw: object = attrs.field(default=None, eq=False, hash=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,5 +235,25 @@ class StatusUpdate:
             "answered_by_machine": self.answered_by_machine,
             "duration_seconds": self.duration_seconds,
             "sequence": self.sequence,
-            "metadata": dict(self.metadata),
+            "metadata": self.metadata.thaw(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StatusUpdate:
+        """Read the output of :meth:`to_dict`; unknown keys are ignored."""
+        return cls(
+            channel=data["channel"],
+            provider_id=data["provider_id"],
+            envelope_id=data.get("envelope_id"),
+            status=data["status"],
+            timestamp=datetime.fromisoformat(data["timestamp"]),
+            recipient=data.get("recipient"),
+            reason=data.get("reason"),
+            retryable=bool(data.get("retryable", False)),
+            provider_code=data.get("provider_code"),
+            provider_message=data.get("provider_message"),
+            answered_by_machine=data.get("answered_by_machine"),
+            duration_seconds=data.get("duration_seconds"),
+            sequence=data.get("sequence"),
+            metadata=data.get("metadata") or {},
+        )

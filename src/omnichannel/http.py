@@ -1,37 +1,62 @@
-"""The Sender: prebuilt ``httpx.Request`` values sent straight through one httpx transport.
+"""Provider calls as small values of ours, and the Sender that sends them with safe retries.
 
-Adapters build provider calls as ``httpx.Request`` values in pure functions and hand them to
-the router's :class:`Sender`. The sender skips httpx's client layer (auth flows, cookies,
-redirects, URL merging: provider APIs need none of it and it is what costs), puts the timeouts
-in the request extensions, and retries where a retry is safe, honouring ``Retry-After`` and
-``x-rate-limit-reset``.
+Adapters build each provider call as a frozen :class:`ProviderRequest` (method, URL, headers,
+body bytes, whether it is idempotent, a timeout) in pure functions that test as tables, and
+read the :class:`ProviderResponse` (status, headers, body bytes) that comes back. The
+:class:`Sender` owns one transport (:mod:`omnichannel.transports`): by default one aiohttp
+session that sends the values directly; any httpx transport (``httpx.MockTransport`` for
+respx, ``httpx.ASGITransport`` for the in-process sandbox) can be given instead.
 
-The default transport is ``httpx-aiohttp``'s ``AiohttpTransport``. Tests inject
-``httpx.MockTransport(respx_router.async_handler)``; the sandbox can use
-``httpx.ASGITransport``.
+The retry rules are one taxonomy, whatever the transport (:meth:`Sender.run` applies them to
+non-HTTP deliveries too):
+
+* **never sent** (a refused connection, DNS, the TLS handshake: no byte was written): retried;
+* **not processed** by the provider's own word (429, or an error the adapter maps to
+  :class:`~omnichannel.RateLimited`): retried after the wait it asked for;
+* **ambiguous** (the connection closed or timed out after the request was written, or a 5xx
+  answer): the message may exist. Retried only when the request is idempotent (a read, or a
+  create carrying an idempotency key the provider honours); otherwise
+  :class:`~omnichannel.OutcomeUnknown`, never resent.
+
+``Retry-After`` (seconds or an HTTP date) and ``x-rate-limit-reset`` are honoured; a wait
+longer than the policy allows is raised for the caller (or an outbox) to schedule.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
+from urllib.parse import urlencode, urlsplit
 
-import anyio
 import attrs
-import httpx
 
-from omnichannel.errors import ProviderError, RateLimited, SendError, TransportError
+from omnichannel.errors import (
+    OutcomeUnknown,
+    ProviderError,
+    RateLimited,
+    SendError,
+    TransportError,
+)
 from omnichannel.events import FailureReason
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
+    "ProviderRequest",
+    "ProviderResponse",
     "RetryPolicy",
+    "SecretHeaders",
     "Sender",
+    "Transport",
     "basic_auth",
     "bearer_auth",
     "default_error_for_response",
@@ -40,9 +65,16 @@ __all__ = [
 
 logger = logging.getLogger("omnichannel.http")
 
-DEFAULT_TIMEOUT: Final = httpx.Timeout(10.0, connect=5.0)
+DEFAULT_TIMEOUT_SECONDS: Final = 10.0
+"""The longest a provider call may take, connecting included, unless the request says."""
+DEFAULT_CONNECT_TIMEOUT_SECONDS: Final = 5.0
 
-ErrorForResponse = Callable[[httpx.Response], SendError]
+T = TypeVar("T")
+
+Headers = Mapping[str, str]
+
+_REDACTED: Final = "<redacted>"
+_SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
 def basic_auth(username: str, password: str) -> str:
@@ -56,14 +88,213 @@ def bearer_auth(token: str) -> str:
     return f"Bearer {token}"
 
 
-def retry_after_seconds(
-    headers: Mapping[str, str] | httpx.Headers, *, now: float | None = None
-) -> float | None:
+class SecretHeaders(Mapping[str, str]):
+    """Headers that carry credentials: a read-only mapping whose repr shows the names only.
+
+    Adapters keep their auth headers (and the per-adapter request headers built from them)
+    in one, so printing an adapter, a request or a traceback's locals never shows a token.
+    """
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        self._headers = dict(headers)
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers)
+
+    def __len__(self) -> int:
+        return len(self._headers)
+
+    def __repr__(self) -> str:
+        return f"SecretHeaders({', '.join(self._headers)})"
+
+    __str__ = __repr__
+
+    def merged(self, extra: Mapping[str, str]) -> SecretHeaders:
+        """These headers with ``extra`` added (later names win)."""
+        return SecretHeaders({**self._headers, **extra})
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    return next((item for key, item in headers.items() if key.lower() == wanted), None)
+
+
+def _host_of(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
+
+
+def _with_content_type(headers: Headers | None, content_type: str) -> Headers:
+    merged = {**(headers or {}), "Content-Type": content_type}
+    return SecretHeaders(merged) if isinstance(headers, SecretHeaders) else merged
+
+
+@attrs.frozen(kw_only=True, eq=True, hash=False)
+class ProviderRequest:
+    """One provider API call, as an adapter builds it (pure data, no I/O).
+
+    ``headers`` is a mapping the adapter may share between requests (build it once per
+    adapter); ``body`` is the exact bytes to send. ``idempotent`` says whether sending it twice
+    has the effect of sending it once (a read, or a create carrying an idempotency key the
+    provider honours): only then is an ambiguous failure retried. ``timeout`` is the longest
+    the whole exchange may take, in seconds (None: the sender's default).
+
+    The repr shows the method, the host and the header names only: a URL path may hold a
+    credential (a bot token) and headers hold auth.
+    """
+
+    method: str
+    url: str
+    headers: Headers = attrs.field(factory=dict)
+    body: bytes = b""
+    idempotent: bool = False
+    timeout: float | None = None
+
+    @classmethod
+    def json(
+        cls,
+        method: str,
+        url: str,
+        data: object,
+        *,
+        headers: Headers | None = None,
+        idempotent: bool = False,
+        timeout: float | None = None,
+    ) -> ProviderRequest:
+        """A request with ``data`` as a compact UTF-8 JSON body (and its content type)."""
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return cls(
+            method=method,
+            url=url,
+            headers=_with_content_type(headers, "application/json"),
+            body=body,
+            idempotent=idempotent,
+            timeout=timeout,
+        )
+
+    @classmethod
+    def form(
+        cls,
+        method: str,
+        url: str,
+        pairs: Iterable[tuple[str, str]],
+        *,
+        headers: Headers | None = None,
+        idempotent: bool = False,
+        timeout: float | None = None,
+    ) -> ProviderRequest:
+        """A request with ``pairs`` form-encoded in order (repeated names kept; ``+`` as
+        ``%2B``), with the form content type."""
+        return cls(
+            method=method,
+            url=url,
+            headers=_with_content_type(headers, "application/x-www-form-urlencoded"),
+            body=urlencode(list(pairs)).encode("utf-8"),
+            idempotent=idempotent,
+            timeout=timeout,
+        )
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or None."""
+        return _header(self.headers, name)
+
+    @property
+    def host(self) -> str:
+        """The host the request goes to (what logs show of the URL)."""
+        return _host_of(self.url)
+
+    def with_headers(self, extra: Headers) -> ProviderRequest:
+        """This request with ``extra`` headers added (a per-request signature)."""
+        return attrs.evolve(self, headers=SecretHeaders({**self.headers, **extra}))
+
+    def redacted(self, secret_values: Iterable[str] = ()) -> dict[str, Any]:
+        """A JSON-ready view for people (``omni send --dry-run``): auth headers and every
+        value in ``secret_values`` replaced by ``<redacted>``, in the URL, headers and body."""
+        hidden = [value for value in secret_values if value]
+
+        def scrub(text: str) -> str:
+            for value in hidden:
+                text = text.replace(value, _REDACTED)
+            return text
+
+        headers = {
+            name: _REDACTED if name.lower() in _SECRET_HEADERS else scrub(value)
+            for name, value in self.headers.items()
+        }
+        try:
+            body: str = self.body.decode("utf-8")
+        except UnicodeDecodeError:
+            body = f"<{len(self.body)} bytes>"
+        return {
+            "method": self.method,
+            "url": scrub(self.url),
+            "headers": headers,
+            "body": scrub(body),
+            "idempotent": self.idempotent,
+        }
+
+    def __repr__(self) -> str:
+        names = ", ".join(self.headers)
+        return f"<ProviderRequest {self.method} {self.host} headers=[{names}] {len(self.body)}B>"
+
+
+@attrs.frozen(kw_only=True, eq=True, hash=False)
+class ProviderResponse:
+    """A provider's answer: status, headers (case-insensitive lookups through :meth:`header`)
+    and the body bytes, read whole."""
+
+    status_code: int
+    headers: Headers = attrs.field(factory=dict)
+    body: bytes = b""
+
+    @property
+    def is_success(self) -> bool:
+        """Whether the status is 2xx."""
+        return 200 <= self.status_code < 300
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or None."""
+        return _header(self.headers, name)
+
+    def json(self) -> Any:
+        """The body parsed as JSON; :class:`ValueError` when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except UnicodeDecodeError as exc:
+            raise ValueError("the body is not UTF-8 JSON") from exc
+
+    def __repr__(self) -> str:
+        return f"<ProviderResponse {self.status_code} {len(self.body)}B>"
+
+
+class Transport(Protocol):
+    """What carries provider requests. Raise :class:`~omnichannel.TransportError` with
+    ``request_sent`` saying whether any byte of the request was written."""
+
+    async def send(self, request: ProviderRequest, time_limit: float) -> ProviderResponse:
+        """Send ``request``; the whole exchange must end within ``time_limit`` seconds."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close connections."""
+        ...
+
+
+def retry_after_seconds(headers: Headers, *, now: float | None = None) -> float | None:
     """How long the provider asks us to wait, from ``Retry-After`` (seconds or an HTTP date)
     or ``x-rate-limit-reset`` (epoch seconds); None when it did not say."""
     current = time.time() if now is None else now
-    lowered = {key.lower(): value for key, value in headers.items()}
-    value = lowered.get("retry-after")
+    value = _header(headers, "retry-after")
     if value:
         value = value.strip()
         try:
@@ -75,7 +306,7 @@ def retry_after_seconds(
             return max(0.0, moment.timestamp() - current)
         except (TypeError, ValueError, IndexError):
             pass
-    reset = lowered.get("x-rate-limit-reset")
+    reset = _header(headers, "x-rate-limit-reset")
     if reset:
         try:
             return max(0.0, float(reset) - current)
@@ -84,17 +315,19 @@ def retry_after_seconds(
     return None
 
 
-def default_error_for_response(response: httpx.Response) -> SendError:
+def default_error_for_response(response: ProviderResponse) -> SendError:
     """The generic mapping from an HTTP error answer to a typed error, by status code only.
 
-    Adapters refine it with the provider's own error codes; this is the fallback.
+    429, and 503 with a ``Retry-After`` (HTTP's "not now, try then"), say the request was not
+    processed: :class:`RateLimited`. Other 5xx answers are retryable provider errors, which
+    the sender resends only for idempotent requests (for the others the outcome is unknown).
+    Adapters refine this with the provider's own error codes.
     """
     status = response.status_code
-    if status == 429:
+    retry_after = retry_after_seconds(response.headers)
+    if status == 429 or (status == 503 and retry_after is not None):
         return RateLimited(
-            f"provider rate limit (HTTP {status})",
-            status_code=status,
-            retry_after=retry_after_seconds(response.headers),
+            f"provider rate limit (HTTP {status})", status_code=status, retry_after=retry_after
         )
     if status in (401, 403):
         return ProviderError(
@@ -107,7 +340,7 @@ def default_error_for_response(response: httpx.Response) -> SendError:
             f"provider error (HTTP {status})",
             retryable=True,
             status_code=status,
-            retry_after=retry_after_seconds(response.headers),
+            retry_after=retry_after,
         )
     return ProviderError(f"provider refused the request (HTTP {status})", status_code=status)
 
@@ -137,107 +370,143 @@ class RetryPolicy:
         return min(self.max_delay, computed * (1 + self.jitter * rand))
 
 
-_NEVER_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.UnsupportedProtocol,
-)
+ErrorForResponse = Callable[[ProviderResponse], SendError]
+SignRequest = Callable[[ProviderRequest], ProviderRequest]
+
+
+def _ambiguous_answer(error: SendError, response: ProviderResponse) -> OutcomeUnknown:
+    unknown = OutcomeUnknown(
+        f"{error.message}; the provider may have created the message before failing, so it "
+        "is not resent",
+        provider_code=error.provider_code,
+        provider_message=error.provider_message,
+        status_code=response.status_code,
+    )
+    unknown.__cause__ = error
+    return unknown
 
 
 class Sender:
-    """Sends prebuilt requests through one transport, with retries where they are safe.
+    """Sends provider requests through one transport, with retries where they are safe.
 
     One sender per router; every adapter of that router shares it (and its connection pool).
+    ``transport`` is a :class:`Transport`, or any ``httpx`` async transport (wrapped: respx's
+    ``MockTransport`` and ``ASGITransport`` work as they are); by default an aiohttp session
+    opened on first use.
     """
 
     def __init__(
         self,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | httpx.AsyncBaseTransport | None = None,
         *,
         retry: RetryPolicy | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self._transport = transport
+        self._transport = _as_transport(transport) if transport is not None else None
         self.retry = retry or RetryPolicy()
-        self._timeout = timeout.as_dict()
+        self.timeout = timeout
         self._sleep = sleep
         self._rand = rand
 
     @property
-    def transport(self) -> httpx.AsyncBaseTransport:
-        """The transport requests go through (created on first use)."""
+    def transport(self) -> Transport:
+        """The transport requests go through (the default one is created on first use)."""
         if self._transport is None:
-            from httpx_aiohttp import AiohttpTransport
+            from omnichannel.transports import AiohttpTransport
 
             self._transport = AiohttpTransport()
         return self._transport
 
     async def send(
         self,
-        request: httpx.Request,
+        request: ProviderRequest,
         *,
         error_for: ErrorForResponse = default_error_for_response,
-        idempotent: bool = False,
-    ) -> httpx.Response:
+        sign: SignRequest | None = None,
+    ) -> ProviderResponse:
         """Send ``request``; return the 2xx response or raise a :class:`SendError`.
 
         ``error_for`` turns a non-2xx answer into a typed error (the adapter's own mapping);
-        ``idempotent`` says whether resending after an ambiguous failure (a timeout once the
-        request was written) is safe, as it is when the provider honours an idempotency key.
+        ``sign`` is applied before every attempt (a per-request signature with a fresh nonce
+        and timestamp, such as OAuth 1.0a).
         """
-        request.extensions.setdefault("timeout", self._timeout)
-        attempt = 0
+        transport = self.transport
+        timeout = request.timeout or self.timeout
+
+        async def attempt() -> ProviderResponse:
+            signed = sign(request) if sign is not None else request
+            response = await transport.send(signed, timeout)
+            if response.is_success:
+                return response
+            error = error_for(response)
+            if (
+                response.status_code >= 500
+                and not request.idempotent
+                and not isinstance(error, RateLimited)
+            ):
+                raise _ambiguous_answer(error, response)
+            raise error
+
+        return await self.run(attempt, idempotent=request.idempotent, what=request.host)
+
+    async def run(self, attempt: Callable[[], Awaitable[T]], *, idempotent: bool, what: str) -> T:
+        """Call ``attempt`` until it succeeds or raises an error that must not be retried.
+
+        The one place the retry rules live, so an adapter that delivers over its own protocol
+        (SMTP) retries exactly as HTTP adapters do: ``attempt`` raises
+        :class:`TransportError` (with ``request_sent``), :class:`OutcomeUnknown` or another
+        :class:`SendError`. ``what`` names the destination in log lines (a host, never a URL).
+        """
+        tries = 0
         while True:
-            error = await self._attempt(request, error_for, idempotent)
-            if isinstance(error, httpx.Response):
-                return error
+            try:
+                return await attempt()
+            except TransportError as error:
+                if error.request_sent and not idempotent:
+                    unknown = OutcomeUnknown(
+                        f"{error.message}; the message may have been created, so it is not resent",
+                        reason=FailureReason.UNKNOWN,
+                    )
+                    raise unknown from error
+                failure: SendError = error
+            except OutcomeUnknown:
+                raise
+            except SendError as error:
+                failure = error
             wait = (
-                self.retry.delay(attempt, error.retry_after, self._rand())
-                if error.retryable
+                self.retry.delay(tries, failure.retry_after, self._rand())
+                if failure.retryable
                 else None
             )
             if wait is None:
-                raise error
-            # The host only: some providers put a credential in the URL path (a bot token).
+                raise failure
             logger.info(
-                "retrying %s %s in %.2fs after attempt %d: %s",
-                request.method,
-                request.url.host,
-                wait,
-                attempt + 1,
-                error.message,
+                "retrying %s in %.2fs after attempt %d: %s", what, wait, tries + 1, failure.message
             )
-            await self._sleep(wait)
-            attempt += 1
+            await self._pause(wait)
+            tries += 1
 
-    async def _attempt(
-        self, request: httpx.Request, error_for: ErrorForResponse, idempotent: bool
-    ) -> httpx.Response | SendError:
-        try:
-            response = await self.transport.handle_async_request(request)
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-        except _NEVER_SENT as exc:
-            return TransportError(
-                f"could not reach {request.url.host}: {type(exc).__name__}", retryable=True
-            )
-        except httpx.TransportError as exc:
-            return TransportError(
-                f"lost the answer from {request.url.host}: {type(exc).__name__}; the provider "
-                "may have processed the request",
-                retryable=idempotent,
-            )
-        response.request = request
-        if response.is_success:
-            return response
-        return error_for(response)
+    async def _pause(self, seconds: float) -> None:
+        if self._sleep is not None:
+            await self._sleep(seconds)
+            return
+        import anyio
+
+        await anyio.sleep(seconds)
 
     async def aclose(self) -> None:
         """Close the transport and its connections."""
         if self._transport is not None:
             await self._transport.aclose()
+
+
+def _as_transport(transport: Transport | httpx.AsyncBaseTransport) -> Transport:
+    # Told apart by their method rather than isinstance, so httpx is imported only by those
+    # who pass an httpx transport.
+    if hasattr(transport, "handle_async_request"):
+        from omnichannel.transports import HttpxTransport
+
+        return HttpxTransport(cast("httpx.AsyncBaseTransport", transport))
+    return transport
