@@ -9,17 +9,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from omnichannel import (
-    AdapterInfo,
-    BaseAdapter,
-    Capabilities,
-    Envelope,
-    PluginHost,
-    Secret,
-    hookimpl,
-    secret,
-)
+from omnichannel import Envelope, PluginHost, Secret, hookimpl
 from omnichannel.cli import omni
+from omnichannel.plugin import AdapterInfo, BaseAdapter, Capabilities, secret
 
 
 @pytest.fixture

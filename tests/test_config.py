@@ -5,8 +5,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from omnichannel import ConfigurationError, MissingVariable, Secret, build_settings, load_config
+from omnichannel import ConfigurationError, MissingVariable, Secret, load_config
 from omnichannel.config import parse_config, secret, setting
+from omnichannel.plugin import build_settings
 
 
 @attrs.frozen(kw_only=True)
@@ -54,7 +55,7 @@ def test_environment_variables_are_interpolated_with_defaults(tmp_path: Path) ->
     assert config.public_url == "https://support.example.com"
     assert config.channels["sms"].adapter == "sms.example"
     assert config.channels["sms"].settings == {"token": "t0k", "region": "us1"}
-    assert config.failover == {"whatsapp": ("sms",)}
+    assert config.routing.failover == {"whatsapp": ("sms",)}
     assert config.path == path
 
 

@@ -76,9 +76,9 @@ def _run(pytester: pytest.Pytester, case: str) -> pytest.RunResult:
 
 def test_a_conforming_adapter_passes_every_clause(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "conforming")
-    result.assert_outcomes(
-        failed=0, passed=len(result.outlines) and result.parseoutcomes()["passed"]
-    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0
+    assert outcomes["passed"] >= 10
     assert result.ret == 0
 
 

@@ -10,14 +10,19 @@ from hypothesis import strategies as st
 from omnichannel import (
     Address,
     AddressKind,
+    Choice,
+    ChoiceSection,
     Content,
     Direction,
     Envelope,
+    Interactive,
     InvalidAddress,
     InvalidEnvelope,
     Media,
     Sensitivity,
     Template,
+    TemplateButton,
+    TemplateHeader,
     TextFormat,
     Visibility,
     new_envelope_id,
@@ -200,7 +205,17 @@ def _full_envelope() -> Envelope:
             subject="Re: Café order #42 ☕",
             plain_alternative="Hi",
             media=[Media(url="https://cdn.example.com/a.png", content_type="image/png", size=10)],
-            template=Template(name="order_update", language="en", variables={"1": "Zoë"}),
+            template=Template(
+                name="order_update",
+                language="en",
+                parameters=["Zoë"],
+                header=TemplateHeader(media=Media(data=b"%PDF-1", filename="invoice.pdf")),
+                buttons=[TemplateButton(index=0, kind="url", value="orders/42")],
+            ),
+            interactive=Interactive(
+                sections=[ChoiceSection(title="Today", rows=[Choice(id="s1", title="18:00")])],
+                button_label="Pick a slot",
+            ),
             fallback_text="Hi",
         ),
         thread="<a@b>",
@@ -277,3 +292,86 @@ def test_every_envelope_survives_serialisation(envelope: Envelope) -> None:
     import json
 
     assert Envelope.from_dict(json.loads(json.dumps(envelope.to_dict()))) == envelope
+
+
+def test_reply_takes_thread_and_visibility_and_moves_channel_without_channel_fields() -> None:
+    inbound = Envelope(
+        channel="twitter",
+        direction=Direction.INBOUND,
+        sender=Address(channel="twitter", value="2244994945"),
+        recipient=Address(channel="twitter", value="acme"),
+        business_address=Address(channel="twitter", value="acme"),
+        content="where is my order?",
+        provider_id="1460323737035677698",
+        thread="1460323737035677698",
+        visibility=Visibility.PUBLIC,
+    )
+    public = inbound.reply("Checking now", thread="t-2")
+    assert (public.thread, public.visibility, public.in_reply_to) == (
+        "t-2",
+        Visibility.PUBLIC,
+        "1460323737035677698",
+    )
+    private = inbound.reply("Your order number?", visibility=Visibility.PRIVATE)
+    assert private.visibility is Visibility.PRIVATE
+    moved = inbound.reply("Calling you", channel="voice")
+    assert moved.channel == "voice"
+    assert moved.recipient == Address(channel="voice", value="2244994945")
+    assert (moved.thread, moved.in_reply_to, moved.sender, moved.business_address) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert moved.visibility is Visibility.PRIVATE
+
+
+def test_times_are_kept_in_utc() -> None:
+    from datetime import timezone
+
+    tokyo = timezone(timedelta(hours=9))
+    envelope = Envelope(
+        channel="sms",
+        recipient=Address(channel="sms", value="+14155550199"),
+        content="hi",
+        created_at=datetime(2026, 11, 4, 9, 0, tzinfo=tokyo),
+        send_at=datetime(2026, 11, 4, 10, 0, tzinfo=tokyo),
+    )
+    assert envelope.created_at.tzinfo is UTC
+    assert envelope.created_at == datetime(2026, 11, 4, 0, 0, tzinfo=UTC)
+    assert envelope.send_at is not None
+    assert envelope.send_at.hour == 1
+
+
+def test_media_holds_a_url_or_bytes_and_never_shows_the_bytes() -> None:
+    attachment = Media(data=b"secret-bytes", filename="invoice.pdf", content_id="inv1")
+    assert attachment.size == 12
+    assert attachment.is_bytes
+    assert "secret-bytes" not in repr(attachment)
+    assert Media.from_dict(attachment.to_dict()) == attachment
+    with pytest.raises(InvalidEnvelope, match="exactly one of url and data"):
+        Media(url="https://cdn.example.com/a.png", data=b"x")
+    with pytest.raises(InvalidEnvelope, match="exactly one of url and data"):
+        Media()
+
+
+def test_interactive_parts_need_distinct_ids_and_one_kind() -> None:
+    with pytest.raises(InvalidEnvelope, match="distinct ids"):
+        Interactive(buttons=[Choice(id="a", title="A"), Choice(id="a", title="B")])
+    with pytest.raises(InvalidEnvelope, match="either buttons or list sections"):
+        Interactive()
+    menu = Interactive(
+        sections=[
+            ChoiceSection(title="Today", rows=[Choice(id="s1", title="18:00")]),
+            ChoiceSection(rows=[Choice(id="s2", title="19:00", description="late")]),
+        ]
+    )
+    assert [choice.id for choice in menu.choices] == ["s1", "s2"]
+    assert Interactive.from_dict(menu.to_dict()) == menu
+
+
+def test_a_template_takes_positional_or_named_parameters_not_both() -> None:
+    with pytest.raises(InvalidEnvelope, match="not both"):
+        Template(name="t", parameters=["a"], named_parameters={"first_name": "Zoë"})
+    named = Template(name="t", named_parameters={"first_name": "Zoë"})
+    assert Template.from_dict(named.to_dict()) == named

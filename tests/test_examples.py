@@ -11,7 +11,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from omnichannel import DeliveryStatus, PluginHost, Sender, StatusUpdate, load_config
+from omnichannel import DeliveryStatus, PluginHost, StatusUpdate, load_config
+from omnichannel.plugin import Sender
 from omnichannel.sandbox import SimulatorContext, build_sandbox
 from omnichannel.web import WebhookApp
 

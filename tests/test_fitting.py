@@ -14,18 +14,16 @@ from hypothesis import strategies as st
 
 from omnichannel import fitting
 from omnichannel.capabilities import Capabilities, MediaRules
-from omnichannel.envelope import Content, Media, Template, TextFormat
+from omnichannel.content import Content, Media, Template, TextFormat
 from omnichannel.errors import ContentTooLong, UnsupportedFeature
 from omnichannel.fitting import (
     FittedContent,
     FittingPolicy,
     FittingReport,
     MediaPolicy,
-    SegmentInfo,
     fit,
-    segment_info,
-    split_text,
 )
+from omnichannel.lengths import SegmentInfo, segment_info, split_text
 from omnichannel.markup import html_to_plain, markdown_to_plain
 
 NUMBERING = re.compile(r"^\((\d+)/(\d+)\) ")
@@ -540,10 +538,13 @@ def test_the_report_has_notes_exactly_when_something_changed(
 
 def test_the_report_is_json_ready() -> None:
     report = fit(Content(text="x", subject="s"), sms()).report
-    assert json.loads(json.dumps(report.to_dict())) == {
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data == {
         **attrs.asdict(report),
         "notes": ["The channel has no subject line, so the subject was dropped."],
+        "choices": [],
     }
+    assert FittingReport.from_dict(data) == report
 
 
 def test_all_is_sorted_and_names_every_public_definition() -> None:

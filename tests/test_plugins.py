@@ -10,27 +10,25 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from omnichannel import (
-    Address,
-    Envelope,
-    PluginHost,
-    Router,
-    Sender,
-    UnknownAdapter,
-    hookimpl,
-)
+from omnichannel import Address, Envelope, PluginHost, Router, UnknownAdapter, hookimpl
 from omnichannel.cli import omni
 from omnichannel.config import parse_config
+from omnichannel.plugin import Sender
 from omnichannel.testing import FakeAdapter
 
 PIGEON_SOURCE = """
 from __future__ import annotations
 
 import attrs
-import httpx
 
-from omnichannel import (
-    AdapterInfo, BaseAdapter, Capabilities, DeliveryStatus, SentMessage, hookimpl, setting,
+from omnichannel import DeliveryStatus, hookimpl
+from omnichannel.plugin import (
+    AdapterInfo,
+    BaseAdapter,
+    Capabilities,
+    ProviderRequest,
+    SentMessage,
+    setting,
 )
 
 
@@ -45,8 +43,11 @@ class PigeonPostAdapter(BaseAdapter[PigeonSettings]):
     settings_class = PigeonSettings
 
     def build_send_request(self, envelope):
-        return httpx.Request("POST", f"https://{self.settings.loft}.pigeon.example/send",
-                             json={"to": envelope.recipient.value, "text": envelope.content.text})
+        return ProviderRequest.json(
+            "POST",
+            f"https://{self.settings.loft}.pigeon.example/send",
+            {"to": envelope.recipient.value, "text": envelope.content.text},
+        )
 
     def parse_send_response(self, envelope, response):
         return SentMessage(provider_id=response.json()["id"], status=DeliveryStatus.SENT)
@@ -156,7 +157,7 @@ class NotAnAdapter:
 
 def _adapter_plugin(name: str, channel: str = "fake") -> object:
     adapter_class = type(name, (FakeAdapter,), {})
-    from omnichannel import AdapterInfo
+    from omnichannel.plugin import AdapterInfo
 
     adapter_class.info = AdapterInfo(
         name=f"{channel}.{name.lower()}", channel=channel, provider=name.lower()

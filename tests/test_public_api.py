@@ -29,8 +29,21 @@ FORBIDDEN_IMPORTS = {
 }
 
 
+def _is_type_checking_block(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and ast.unparse(node.test) in (
+        "TYPE_CHECKING",
+        "typing.TYPE_CHECKING",
+    )
+
+
 def _imports(path: Path) -> set[str]:
+    """The modules ``path`` imports at run time (imports only type checkers see create no
+    cycle and are left out)."""
     tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if _is_type_checking_block(node):
+            assert isinstance(node, ast.If)
+            node.body = []
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:

@@ -1,6 +1,8 @@
+"""The router's send pipeline: channels, addresses, policies, fitting, failover, outcomes."""
+
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -8,25 +10,31 @@ import pytest
 
 from omnichannel import (
     Address,
-    Capabilities,
+    Choice,
     Content,
     DeliveryStatus,
     Envelope,
+    EnvelopeExpired,
     FailureReason,
+    Interactive,
     InvalidAddress,
+    Outbound,
+    OutcomeUnknown,
     PluginHost,
     PolicyViolation,
     ProviderError,
+    RestrictedPublic,
     Router,
+    RoutingPolicy,
     Sensitivity,
-    StatusUpdate,
     Template,
     UnknownChannel,
+    UnsupportedFeature,
     Visibility,
     hookimpl,
 )
 from omnichannel.errors import ConfigurationError, InvalidRecipient, SendError
-from omnichannel.plugins import Outbound
+from omnichannel.plugin import Capabilities, InteractiveRules, SentMessage, WeightedLength
 from omnichannel.testing import FakeAdapter, make_envelope, make_inbound
 
 pytestmark = pytest.mark.anyio
@@ -40,10 +48,28 @@ PHONE = Capabilities(
 WINDOWED = Capabilities(
     address_kind="phone",
     templates=True,
+    interactive=InteractiveRules(),
     session_window=timedelta(hours=24),
     statuses={"accepted", "sent", "delivered", "read", "failed"},
 )
+EMAIL = Capabilities(address_kind="email", subject=True)
 PUBLIC = Capabilities(address_kind="handle", public_posting=True, max_text_length=280)
+# An X-like channel: long private messages, 280 weighted characters in public, reply chains.
+SOCIAL = Capabilities(
+    address_kind="opaque",
+    max_text_length=10_000,
+    public_posting=True,
+    threading=True,
+    public=Capabilities(
+        address_kind="opaque",
+        max_text_length=280,
+        weighted_length=WeightedLength(),
+        split_long_text=True,
+        reply_chain=True,
+        public_posting=True,
+        url_note="A public post with a link costs more.",
+    ),
+)
 
 
 class Clock:
@@ -55,28 +81,37 @@ class Clock:
 
 
 def _router(
-    *adapters: FakeAdapter, clock: Callable[[], datetime] | None = None, **kwargs: object
+    *adapters: FakeAdapter,
+    clock: Callable[[], datetime] | None = None,
+    host: PluginHost | None = None,
+    **policy: object,
 ) -> Router:
-    return Router(list(adapters), host=PluginHost(), clock=clock or Clock(), **kwargs)  # type: ignore[arg-type]
+    return Router(
+        list(adapters),
+        host=host or PluginHost(),
+        clock=clock or Clock(),
+        policy=RoutingPolicy(**policy),  # type: ignore[arg-type]
+    )
+
+
+def _refuse(envelope: Envelope) -> None:
+    raise InvalidRecipient("not on this channel")
+
+
+# -- channels and addresses ---------------------------------------------------------------
 
 
 async def test_send_returns_the_receipt_of_the_adapter_that_carried_it() -> None:
     adapter = FakeAdapter(lambda envelope: "P-1")
-    router = _router(adapter)
-    envelope = make_envelope(text="hello")
-    receipt = await router.send(envelope)
+    receipt = await _router(adapter).send(make_envelope())
     assert receipt.provider_ids == ("P-1",)
-    assert receipt.envelope_id == envelope.id
     assert receipt.adapter == "fake.fake"
-    assert adapter.sent == [envelope]
-    assert router.status_of(envelope.id) is DeliveryStatus.ACCEPTED
+    assert receipt.status is DeliveryStatus.ACCEPTED
 
 
 async def test_unknown_channel_names_the_installed_ones() -> None:
-    router = _router(FakeAdapter(channel="sms", capabilities=PHONE), FakeAdapter(channel="email"))
-    with pytest.raises(UnknownChannel) as caught:
-        await router.send(make_envelope(channel="fax"))
-    assert str(caught.value) == "channel 'fax' is not installed; installed: email, sms"
+    with pytest.raises(UnknownChannel, match=r"installed: fake"):
+        await _router(FakeAdapter()).send(make_envelope(channel="fax"))
 
 
 async def test_an_invalid_phone_number_is_rejected_before_the_adapter_is_called() -> None:
@@ -90,6 +125,58 @@ async def test_recipients_are_normalised_with_the_channel_address_kind() -> None
     adapter = FakeAdapter(channel="sms", capabilities=PHONE)
     await _router(adapter).send(make_envelope(channel="sms", to="+1 (415) 555-0199"))
     assert adapter.sent[0].recipient.value == "+14155550199"
+
+
+async def test_auto_channel_choice_is_offered_only_channels_that_reach_the_address() -> None:
+    offered: list[list[str]] = []
+
+    class Chooser:
+        @hookimpl(tryfirst=True)
+        def omnichannel_choose_channel(self, candidates: list[str]) -> str | None:
+            offered.append(list(candidates))
+            return None
+
+    host = PluginHost()
+    host.register(Chooser(), name="chooser")
+    sms = FakeAdapter(channel="sms", capabilities=PHONE)
+    email = FakeAdapter(channel="email", capabilities=EMAIL)
+    router = _router(sms, email, host=host)
+    await router.send(make_envelope(channel="auto", to="+14155550199"), channel="auto")
+    assert offered == [["sms"]]
+    assert len(sms.sent) == 1
+
+
+async def test_an_explicit_channel_moves_the_envelope_without_its_channel_fields() -> None:
+    sms = FakeAdapter(channel="sms", capabilities=PHONE)
+    voice = FakeAdapter(channel="voice", capabilities=PHONE)
+    envelope = make_envelope(
+        channel="sms",
+        to="+14155550199",
+        thread="t-1",
+        in_reply_to="SM-9",
+        business_address=Address(channel="sms", value="+14155550100"),
+        sender=Address(channel="sms", value="+14155550100"),
+    )
+    await _router(sms, voice).send(envelope, channel="voice")
+    (moved,) = voice.sent
+    assert moved.recipient == Address(channel="voice", value="+14155550199")
+    assert (moved.thread, moved.in_reply_to, moved.sender, moved.business_address) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+async def test_a_phone_number_cannot_move_to_an_email_channel() -> None:
+    sms = FakeAdapter(channel="sms", capabilities=PHONE)
+    email = FakeAdapter(channel="email", capabilities=EMAIL)
+    with pytest.raises(InvalidAddress, match="a phone address on sms cannot be used on email"):
+        await _router(sms, email).send(make_envelope(channel="sms", to="+1415"), channel="email")
+    assert email.sent == []
+
+
+# -- policies -------------------------------------------------------------------------------
 
 
 async def test_restricted_content_is_never_sent_publicly() -> None:
@@ -106,20 +193,40 @@ async def test_restricted_content_is_never_sent_publicly() -> None:
     assert adapter.sent == []
 
 
-async def test_a_plugin_outbound_hook_that_makes_content_public_is_still_refused() -> None:
-    class Publicise:
-        @hookimpl
-        def omnichannel_outbound(self, outbound: Outbound) -> None:
-            outbound.envelope = attrs.evolve(outbound.envelope, visibility=Visibility.PUBLIC)
+class Publicise:
+    """A plugin that makes every envelope public in its last-running hook."""
 
+    @hookimpl(trylast=True)
+    def omnichannel_outbound(self, outbound: Outbound) -> None:
+        outbound.envelope = attrs.evolve(outbound.envelope, visibility=Visibility.PUBLIC)
+
+
+class PubliciseAfterTheOthers:
+    """A wrapper that makes the envelope public after every other hook ran."""
+
+    @hookimpl(wrapper=True)
+    def omnichannel_outbound(self, outbound: Outbound) -> Generator[None, None, None]:
+        yield
+        outbound.envelope = attrs.evolve(outbound.envelope, visibility=Visibility.PUBLIC)
+
+
+@pytest.mark.parametrize("plugin", [Publicise(), PubliciseAfterTheOthers()])
+async def test_no_outbound_hook_can_send_restricted_content_publicly(plugin: object) -> None:
     host = PluginHost()
-    host.register(Publicise(), name="publicise")
+    host.register(plugin, name="publicise")
     adapter = FakeAdapter(channel="twitter", capabilities=PUBLIC)
-    router = Router([adapter], host=host)
-    with pytest.raises(PolicyViolation):
-        await router.send(
+    with pytest.raises(PolicyViolation, match="restricted"):
+        await _router(adapter, host=host).send(
             make_envelope(channel="twitter", to="@zoe", sensitivity=Sensitivity.RESTRICTED)
         )
+    assert adapter.sent == []
+
+
+async def test_a_public_envelope_on_a_channel_without_public_posting_never_reaches_it() -> None:
+    adapter = FakeAdapter(channel="sms", capabilities=PHONE)
+    envelope = make_envelope(channel="sms", to="+14155550199", visibility=Visibility.PUBLIC)
+    with pytest.raises(PolicyViolation, match="cannot post publicly"):
+        await _router(adapter).send(envelope)
     assert adapter.sent == []
 
 
@@ -132,16 +239,67 @@ async def test_outbound_hooks_can_change_the_envelope_before_sending() -> None:
     host = PluginHost()
     host.register(Tagger(), name="tagger")
     adapter = FakeAdapter()
-    await Router([adapter], host=host).send(make_envelope())
+    await _router(adapter, host=host).send(make_envelope())
     assert adapter.sent[0].metadata == {"tagged": True}
 
 
-async def test_expired_envelopes_are_not_sent() -> None:
+async def test_the_signpost_policy_answers_publicly_and_sends_the_content_privately() -> None:
+    ids = iter(["dm-1", "post-1"])
+    social = FakeAdapter(lambda envelope: next(ids), channel="social", capabilities=SOCIAL)
+    router = _router(social, restricted_public="signpost", signpost_text="Check your DMs.")
+    envelope = make_envelope(
+        channel="social",
+        to="2244994945",
+        text="Your refund of $42 went to the card ending 4242.",
+        visibility=Visibility.PUBLIC,
+        sensitivity=Sensitivity.RESTRICTED,
+        in_reply_to="1460323737035677698",
+    )
+    receipt = await router.send(envelope)
+    private, public = social.sent
+    assert private.visibility is Visibility.PRIVATE
+    assert private.content.text == envelope.content.text
+    assert private.in_reply_to is None
+    assert public.visibility is Visibility.PUBLIC
+    assert public.sensitivity is Sensitivity.NORMAL
+    assert public.content.text == "Check your DMs."
+    assert public.in_reply_to == "1460323737035677698"
+    assert receipt.provider_ids == ("dm-1",)
+    assert receipt.public_signpost is not None
+    assert receipt.public_signpost.provider_ids == ("post-1",)
+    assert receipt.conversation_id
+    assert private.conversation_id == public.conversation_id == receipt.conversation_id
+    assert receipt.public_signpost.conversation_id == receipt.conversation_id
+
+
+async def test_the_signpost_needs_a_private_channel_where_the_channel_has_no_private_mode() -> None:
+    public_only = FakeAdapter(channel="forum", capabilities=PUBLIC)
+    email = FakeAdapter(channel="email", capabilities=EMAIL)
+    envelope = make_envelope(
+        channel="forum", to="zoe", visibility="public", sensitivity="restricted"
+    )
+    with pytest.raises(PolicyViolation, match="signpost_channel"):
+        await _router(public_only, email, restricted_public="signpost").send(envelope)
+    with pytest.raises(InvalidAddress):  # a handle is not an email address
+        await _router(
+            public_only,
+            email,
+            restricted_public=RestrictedPublic.SIGNPOST,
+            signpost_channel="email",
+        ).send(envelope)
+    assert public_only.sent == email.sent == []
+
+
+async def test_expired_envelopes_end_expired_and_are_not_sent() -> None:
     clock = Clock()
     adapter = FakeAdapter()
+    router = _router(adapter, clock=clock)
     envelope = make_envelope(expires_at=clock.now - timedelta(seconds=1))
-    with pytest.raises(PolicyViolation, match="expired"):
-        await _router(adapter, clock=clock).send(envelope)
+    with pytest.raises(EnvelopeExpired) as caught:
+        await router.send(envelope)
+    assert caught.value.reason is FailureReason.EXPIRED
+    assert caught.value.status is DeliveryStatus.EXPIRED
+    assert router.status_of(envelope.id) is DeliveryStatus.EXPIRED
     assert adapter.sent == []
 
 
@@ -155,21 +313,33 @@ async def test_outside_the_session_window_free_text_is_refused_without_calling_t
     assert adapter.sent == []
 
 
-async def test_inside_the_session_window_free_text_is_sent_and_a_template_always_is() -> None:
+async def test_the_window_is_kept_per_business_address_and_normalised_customer() -> None:
     clock = Clock()
-    adapter = FakeAdapter(channel="whatsapp", capabilities=WINDOWED)
+    adapter = FakeAdapter(channel="whatsapp", capabilities=WINDOWED, business_address="B1")
     router = _router(adapter, clock=clock)
     template = Content(template=Template(name="order_update", language="en"))
     await router.send(make_envelope(channel="whatsapp", to="+16505551234", text=template))
     router.record_inbound(
-        make_inbound(channel="whatsapp", sender="+16505551234", created_at=clock.now)
+        make_inbound(
+            channel="whatsapp", sender="+1 650-555-1234", business="B1", created_at=clock.now
+        )
     )
     clock.now += timedelta(hours=23)
     await router.send(make_envelope(channel="whatsapp", to="+16505551234"))
+    to_b2 = make_envelope(
+        channel="whatsapp",
+        to="+16505551234",
+        business_address=Address(channel="whatsapp", value="B2"),
+    )
+    with pytest.raises(PolicyViolation, match="session window"):
+        await router.send(to_b2)
     clock.now += timedelta(hours=2)
     with pytest.raises(PolicyViolation):
         await router.send(make_envelope(channel="whatsapp", to="+16505551234"))
     assert len(adapter.sent) == 2
+
+
+# -- fitting --------------------------------------------------------------------------------
 
 
 async def test_long_text_is_split_and_every_provider_id_is_on_the_receipt() -> None:
@@ -182,11 +352,63 @@ async def test_long_text_is_split_and_every_provider_id_is_on_the_receipt() -> N
     assert all(len(sent.content.text) <= 20 for sent in adapter.sent)
 
 
-async def test_a_permanent_failure_fails_over_along_the_chain_and_the_receipt_says_so() -> None:
-    def refuse(envelope: Envelope) -> None:
-        raise InvalidRecipient("not on this channel")
+async def test_a_public_reply_uses_the_public_shape_and_chains_its_parts() -> None:
+    ids = iter(["p1", "p2", "p3"])
+    social = FakeAdapter(lambda envelope: next(ids), channel="social", capabilities=SOCIAL)
+    text = ("café " * 60) + "https://support.example.com/orders/42"
+    envelope = make_envelope(
+        channel="social", to="2244994945", text=text, visibility="public", in_reply_to="t-0"
+    )
+    receipt = await _router(social).send(envelope)
+    assert [sent.in_reply_to for sent in social.sent] == ["t-0", "p1"]
+    assert receipt.provider_ids == ("p1", "p2")
+    assert "reply chain" in receipt.fitting.notes[0]
+    assert "A public post with a link costs more." in receipt.fitting.notes
+    private = await _router(social).send(attrs.evolve(envelope, visibility="private"))
+    assert private.fitting.parts == 1
 
-    whatsapp = FakeAdapter(refuse, channel="whatsapp", capabilities=PHONE)
+
+async def test_buttons_on_a_channel_without_them_go_as_numbered_text_and_the_reply_maps_back() -> (
+    None
+):
+    sms = FakeAdapter(channel="sms", capabilities=PHONE, business_address="+14155550100")
+    router = _router(sms)
+    menu = Content(
+        text="When should we call you?",
+        interactive=Interactive(
+            buttons=[Choice(id="cb_now", title="Now"), Choice(id="cb_later", title="In 1 hour")]
+        ),
+    )
+    receipt = await router.send(make_envelope(channel="sms", to="+14155550199", text=menu))
+    assert (
+        sms.sent[0].content.text == "When should we call you?\n\nReply 1 for Now, 2 for In 1 hour."
+    )
+    assert sms.sent[0].content.interactive is None
+    assert receipt.fitting.interactive_as_text
+    assert receipt.fitting.choices == ("cb_now", "cb_later")
+    assert any("numbered text" in note for note in receipt.fitting.notes)
+    messages: list[Envelope] = []
+    router.on_message(messages.append, inline=True)
+    answer = make_inbound(channel="sms", sender="+14155550199", business="+14155550100", text="2")
+    await router.receive([answer])
+    assert messages[0].content.choice == "cb_later"
+
+
+async def test_buttons_within_the_channel_limits_go_natively() -> None:
+    adapter = FakeAdapter(channel="whatsapp", capabilities=WINDOWED)
+    router = _router(adapter)
+    router.record_inbound(make_inbound(channel="whatsapp", sender="+16505551234"))
+    menu = Content(text="Pick", interactive=Interactive(buttons=[Choice(id="a", title="A")]))
+    receipt = await router.send(make_envelope(channel="whatsapp", to="+16505551234", text=menu))
+    assert adapter.sent[0].content.interactive == menu.interactive
+    assert not receipt.fitting.interactive_as_text
+
+
+# -- failover and outcomes ------------------------------------------------------------------
+
+
+async def test_a_permanent_failure_fails_over_along_the_chain_and_the_receipt_says_so() -> None:
+    whatsapp = FakeAdapter(_refuse, channel="whatsapp", capabilities=PHONE)
     sms = FakeAdapter(lambda envelope: "SM1", channel="sms", capabilities=PHONE)
     router = _router(whatsapp, sms, failover={"whatsapp": ["sms"]})
     receipt = await router.send(make_envelope(channel="whatsapp", to="+14155550199"))
@@ -195,6 +417,25 @@ async def test_a_permanent_failure_fails_over_along_the_chain_and_the_receipt_sa
     assert len(receipt.attempts) == 1
     assert "invalid_recipient" in receipt.attempts[0]
     assert sms.sent[0].recipient == Address(channel="sms", value="+14155550199")
+
+
+async def test_failover_tries_each_fallback_in_order_and_clears_the_channel_fields() -> None:
+    a = FakeAdapter(_refuse, channel="a", capabilities=PHONE)
+    b = FakeAdapter(_refuse, channel="b", capabilities=PHONE)
+    c = FakeAdapter(lambda envelope: "C1", channel="c", capabilities=PHONE)
+    envelope = make_envelope(
+        channel="a",
+        to="+14155550199",
+        thread="thread-a",
+        in_reply_to="in-a",
+        business_address=Address(channel="a", value="+14155550100"),
+    )
+    receipt = await _router(a, b, c, failover={"a": ["b", "c"]}).send(envelope)
+    assert receipt.channel == "c"
+    assert [line.split(":")[0] for line in receipt.attempts] == ["a", "b"]
+    for sent in (*b.sent, *c.sent):
+        assert (sent.thread, sent.in_reply_to, sent.business_address) == (None, None, None)
+    assert len(a.sent) == len(b.sent) == len(c.sent) == 1
 
 
 async def test_a_retryable_failure_does_not_fail_over() -> None:
@@ -212,20 +453,82 @@ async def test_a_retryable_failure_does_not_fail_over() -> None:
     assert sms.sent == []
 
 
-async def test_the_last_failure_of_the_chain_is_raised() -> None:
-    def refuse(envelope: Envelope) -> None:
-        raise InvalidRecipient("nope")
+async def test_an_ambiguous_outcome_ends_unknown_and_stops_the_failover_chain() -> None:
+    def lost(envelope: Envelope) -> None:
+        raise OutcomeUnknown("the connection closed after the request was sent")
 
+    sms = FakeAdapter(lost, channel="sms", capabilities=PHONE)
+    voice = FakeAdapter(channel="voice", capabilities=PHONE)
+    router = _router(sms, voice, failover={"sms": ["voice"]})
+    envelope = make_envelope(channel="sms", to="+14155550199")
+    with pytest.raises(OutcomeUnknown) as caught:
+        await router.send(envelope)
+    assert voice.sent == []
+    assert router.status_of(envelope.id) is DeliveryStatus.UNKNOWN
+    assert caught.value.receipt is not None
+    assert caught.value.receipt.status is DeliveryStatus.UNKNOWN
+    assert caught.value.envelope is not None
+    assert caught.value.envelope.id == envelope.id
+
+
+async def test_a_failure_after_part_of_a_split_text_went_out_does_not_fail_over() -> None:
+    sent: list[str] = []
+
+    def second_fails(envelope: Envelope) -> str:
+        if sent:
+            raise InvalidRecipient("blocked")
+        sent.append("P1")
+        return "P1"
+
+    capabilities = Capabilities(address_kind="opaque", max_text_length=10, split_long_text=True)
+    a = FakeAdapter(second_fails, channel="a", capabilities=capabilities)
+    b = FakeAdapter(channel="b", capabilities=capabilities)
+    with pytest.raises(InvalidRecipient) as caught:
+        await _router(a, b, failover={"a": ["b"]}).send(
+            make_envelope(channel="a", text="one two three four")
+        )
+    assert b.sent == []
+    assert caught.value.receipt is not None
+    assert caught.value.receipt.provider_ids == ("P1",)
+
+
+async def test_the_last_failure_of_the_chain_is_raised_listing_every_attempt() -> None:
     router = _router(
-        FakeAdapter(refuse, channel="a"), FakeAdapter(refuse, channel="b"), failover={"a": ["b"]}
+        FakeAdapter(_refuse, channel="a"), FakeAdapter(_refuse, channel="b"), failover={"a": ["b"]}
     )
-    with pytest.raises(SendError, match="nope"):
+    with pytest.raises(SendError, match="not on this channel") as caught:
         await router.send(make_envelope(channel="a"))
+    assert [line.split(":")[0] for line in caught.value.attempts] == ["a"]
 
 
 def test_failover_to_a_channel_that_is_not_configured_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="not configured; configured: a"):
         _router(FakeAdapter(channel="a"), failover={"a": ["fax"]})
+
+
+async def test_reconcile_settles_an_unknown_send_from_what_the_provider_has() -> None:
+    def lost(envelope: Envelope) -> None:
+        raise OutcomeUnknown("no answer")
+
+    found: list[SentMessage | None] = [SentMessage(provider_id="SM7", status="sent"), None]
+    capabilities = attrs.evolve(PHONE, reconcile=True)
+    sms = FakeAdapter(
+        lost, channel="sms", capabilities=capabilities, reconcile=lambda envelope: found.pop(0)
+    )
+    router = _router(sms)
+    with pytest.raises(OutcomeUnknown) as caught:
+        await router.send(make_envelope(channel="sms", to="+14155550199"))
+    assert caught.value.envelope is not None
+    receipt = await router.reconcile(caught.value.envelope, attempted_at=caught.value.attempted_at)
+    assert receipt is not None
+    assert receipt.provider_ids == ("SM7",)
+    assert router.status_of(caught.value.envelope.id) is DeliveryStatus.SENT
+    assert await router.reconcile(caught.value.envelope) is None
+    with pytest.raises(UnsupportedFeature, match="cannot look messages up"):
+        await _router(FakeAdapter()).reconcile(make_envelope())
+
+
+# -- replies, scheduling, blocking -----------------------------------------------------------
 
 
 async def test_reply_goes_to_the_customer_on_their_channel_and_thread() -> None:
@@ -239,18 +542,22 @@ async def test_reply_goes_to_the_customer_on_their_channel_and_thread() -> None:
     assert (sent.thread, sent.in_reply_to) == ("t-1", "in-9")
 
 
-async def test_a_future_send_at_is_held_until_due() -> None:
+async def test_scheduled_sends_wait_until_due_and_go_out_soonest_first() -> None:
     clock = Clock()
     adapter = FakeAdapter()
     router = _router(adapter, clock=clock)
-    receipt = await router.send(make_envelope(send_at=clock.now + timedelta(minutes=30)))
+    late = make_envelope(text="late", send_at=clock.now + timedelta(minutes=40))
+    early = make_envelope(text="early", send_at=clock.now + timedelta(minutes=30))
+    receipt = await router.send(late)
+    await router.send(early)
     assert receipt.status is DeliveryStatus.QUEUED
     assert receipt.provider_ids == ()
+    assert router.scheduled == [early, late]
     assert await router.send_due() == []
-    clock.now += timedelta(minutes=31)
-    (placed,) = await router.send_due()
-    assert placed.provider_ids
-    assert len(adapter.sent) == 1
+    clock.now += timedelta(minutes=41)
+    placed = await router.send_due()
+    assert [sent.content.text for sent in adapter.sent] == ["early", "late"]
+    assert all(receipt.provider_ids for receipt in placed)
     assert router.scheduled == []
 
 
@@ -262,155 +569,8 @@ def test_the_blocking_facade_sends_from_synchronous_code() -> None:
     assert adapter.closed
 
 
-# -- webhooks -------------------------------------------------------------------------------
-
-URL = "https://hooks.example.test/webhooks/fake"
-
-
-def _recorded(router: Router) -> tuple[list[Envelope], list[StatusUpdate]]:
-    messages: list[Envelope] = []
-    statuses: list[StatusUpdate] = []
-    router.on_message(messages.append)
-    router.on_status(statuses.append)
-    return messages, statuses
-
-
-async def test_a_bad_signature_gets_403_and_reaches_no_handler() -> None:
+async def test_the_router_starts_its_adapters_when_entered() -> None:
     adapter = FakeAdapter()
-    router = _router(adapter)
-    messages, statuses = _recorded(router)
-    request = adapter.simulate(sender="c-1", text="hi", url=URL)
-    tampered = attrs.evolve(request, body=request.body.replace(b"hi", b"ho"))
-    response = await router.handle_webhook("fake", tampered)
-    assert response.status_code == 403
-    assert (messages, statuses) == ([], [])
-
-
-async def test_a_malformed_body_gets_400_and_reaches_no_handler() -> None:
-    adapter = FakeAdapter()
-    router = _router(adapter)
-    messages, statuses = _recorded(router)
-    for payload in (
-        {"type": "message"},
-        {"type": "status", "status": "teleported", "provider_id": "x"},
-        ["not", "an", "object"],
-    ):
-        response = await router.handle_webhook("fake", adapter.signed_request(URL, payload))
-        assert response.status_code == 400
-    assert (messages, statuses) == ([], [])
-
-
-async def test_a_webhook_for_an_unconfigured_channel_gets_404() -> None:
-    response = await _router(FakeAdapter()).handle_webhook(
-        "fax", FakeAdapter().simulate(sender="c", text="t", url=URL)
-    )
-    assert response.status_code == 404
-
-
-async def test_inbound_messages_are_dispatched_once_even_when_delivered_twice() -> None:
-    adapter = FakeAdapter()
-    router = _router(adapter)
-    messages, _ = _recorded(router)
-    request = adapter.simulate(sender="c-1", text="hi", url=URL)
-    for _ in range(3):
-        assert (await router.handle_webhook("fake", request)).status_code == 204
-    assert [message.content.text for message in messages] == ["hi"]
-
-
-async def test_a_failing_handler_answers_500_so_the_provider_retries_and_nothing_is_lost() -> None:
-    adapter = FakeAdapter()
-    router = _router(adapter)
-    calls: list[str] = []
-
-    def flaky(message: Envelope) -> None:
-        calls.append(message.content.text)
-        if len(calls) == 1:
-            raise RuntimeError("database down")
-
-    router.on_message(flaky)
-    request = adapter.simulate(sender="c-1", text="hi", url=URL)
-    assert (await router.handle_webhook("fake", request)).status_code == 500
-    assert (await router.handle_webhook("fake", request)).status_code == 204
-    assert calls == ["hi", "hi"]
-
-
-async def test_statuses_are_applied_by_precedence_and_mapped_to_the_envelope() -> None:
-    adapter = FakeAdapter(lambda envelope: "P-7")
-    router = _router(adapter)
-    _, statuses = _recorded(router)
-    envelope = make_envelope()
-    await router.send(envelope)
-    for status in ["delivered", "sent", "read", "sent", "delivered"]:
-        payload = {"type": "status", "provider_id": "P-7", "status": status}
-        await router.handle_webhook("fake", adapter.signed_request(URL, payload))
-    assert [update.status for update in statuses] == [DeliveryStatus.DELIVERED, DeliveryStatus.READ]
-    assert {update.envelope_id for update in statuses} == {envelope.id}
-    assert router.status_of(envelope.id) is DeliveryStatus.READ
-
-
-async def test_a_failure_after_delivery_is_recorded_as_an_anomaly_not_applied() -> None:
-    adapter = FakeAdapter(lambda envelope: "P-8")
-    router = _router(adapter)
-    _, statuses = _recorded(router)
-    envelope = make_envelope()
-    await router.send(envelope)
-    for status in ["delivered", "failed"]:
-        payload = {"type": "status", "provider_id": "P-8", "status": status}
-        await router.handle_webhook("fake", adapter.signed_request(URL, payload))
-    assert [update.status for update in statuses] == [DeliveryStatus.DELIVERED]
-    assert [anomaly.update.status for anomaly in router.anomalies] == [DeliveryStatus.FAILED]
-    assert router.status_of(envelope.id) is DeliveryStatus.DELIVERED
-
-
-async def _dispatch(router: Router, *updates: StatusUpdate) -> None:
-    for update in updates:
-        await router._dispatch_status(update)
-
-
-def _call_update(status: str, sequence: int, clock: Clock) -> StatusUpdate:
-    return StatusUpdate(
-        channel="voice",
-        provider_id="CA1",
-        status=DeliveryStatus(status),
-        timestamp=clock.now,
-        sequence=sequence,
-    )
-
-
-async def test_sequenced_updates_arriving_in_reverse_reach_handlers_in_order() -> None:
-    clock = Clock()
-    router = _router(FakeAdapter(channel="voice"), clock=clock)
-    _, statuses = _recorded(router)
-    await _dispatch(
-        router,
-        *(
-            _call_update(status, seq, clock)
-            for seq, status in reversed(
-                list(enumerate(["initiated", "ringing", "answered", "completed"]))
-            )
-        ),
-    )
-    assert [update.status.value for update in statuses] == [
-        "initiated",
-        "ringing",
-        "answered",
-        "completed",
-    ]
-
-
-async def test_a_lost_sequenced_update_holds_the_rest_only_for_the_reorder_window() -> None:
-    clock = Clock()
-    router = _router(FakeAdapter(channel="voice"), clock=clock)
-    _, statuses = _recorded(router)
-    await _dispatch(
-        router,
-        _call_update("initiated", 0, clock),
-        _call_update("answered", 2, clock),
-        _call_update("completed", 3, clock),
-    )
-    assert [update.status.value for update in statuses] == ["initiated"]
-    await router.release_held_statuses()
-    assert len(statuses) == 1
-    clock.now += router.statuses.reorder_window
-    await router.release_held_statuses()
-    assert [update.status.value for update in statuses] == ["initiated", "answered", "completed"]
+    async with _router(adapter):
+        assert adapter.started
+    assert adapter.closed

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from omnichannel import DeliveryStatus, SendReceipt, StatusTracker, StatusUpdate
+from omnichannel import DeliveryStatus, SendReceipt, StatusUpdate
+from omnichannel.tracking import StatusTracker
 
 
 class Clock:

@@ -1,42 +1,49 @@
 """omnichannel: one API for customer-service messaging on every channel.
 
-The public API, re-exported here: the envelope and status types, capabilities, the adapter
-contract, the router, configuration, errors, and the plugin marker. Plugins may also import
-``omnichannel.signing``, ``omnichannel.http``, ``omnichannel.sandbox`` and
-``omnichannel.testing``.
+The application API, re-exported here: envelopes and their content, statuses, the router and
+its policy, configuration, errors, and what hooks written by an application need. Plugin
+authors find the adapter contract in :mod:`omnichannel.plugin`; the test kit is
+:mod:`omnichannel.testing`.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from omnichannel._lazy import lazy_module
 
 if TYPE_CHECKING:
     from omnichannel.adapter import (
-        AdapterClass,
-        AdapterContext,
-        AdapterInfo,
-        BaseAdapter,
-        ChannelAdapter,
         SendReceipt,
-        SentMessage,
         WebhookRequest,
         WebhookResponse,
-        WebhookResult,
     )
-    from omnichannel.blocking import BlockingRouter
-    from omnichannel.capabilities import Capabilities, InboundMode, MediaRules
-    from omnichannel.config import Config, Secret, build_settings, load_config, secret, setting
+    from omnichannel.blocking import (
+        BlockingRouter,
+    )
+    from omnichannel.config import (
+        Config,
+        Secret,
+        load_config,
+    )
+    from omnichannel.content import (
+        Choice,
+        ChoiceSection,
+        Content,
+        Interactive,
+        Media,
+        Template,
+        TemplateButton,
+        TemplateButtonKind,
+        TemplateHeader,
+        TextFormat,
+    )
     from omnichannel.envelope import (
         Address,
         AddressKind,
-        Content,
         Direction,
         Envelope,
-        Media,
         Sensitivity,
-        Template,
-        TextFormat,
         Visibility,
         new_envelope_id,
     )
@@ -44,11 +51,13 @@ if TYPE_CHECKING:
         ConfigurationError,
         ContentRejected,
         ContentTooLong,
+        EnvelopeExpired,
         InvalidAddress,
         InvalidEnvelope,
         InvalidRecipient,
         MissingVariable,
         OmnichannelError,
+        OutcomeUnknown,
         PolicyViolation,
         ProviderError,
         RateLimited,
@@ -64,18 +73,34 @@ if TYPE_CHECKING:
     from omnichannel.events import (
         DeliveryStatus,
         FailureReason,
-        StatusOutcome,
-        StatusTransition,
         StatusUpdate,
-        apply_status,
     )
-    from omnichannel.fitting import FittedContent, FittingPolicy, FittingReport, MediaPolicy, fit
-    from omnichannel.hookspecs import hookimpl
-    from omnichannel.http import RetryPolicy, Sender
-    from omnichannel.mappings import FrozenMap
-    from omnichannel.plugins import AdapterEntry, Outbound, PluginHost, PluginLoadFailure
-    from omnichannel.router import Router
-    from omnichannel.tracking import StatusAnomaly, StatusTracker
+    from omnichannel.fitting import (
+        FittingPolicy,
+        FittingReport,
+        MediaPolicy,
+    )
+    from omnichannel.hookspecs import (
+        hookimpl,
+    )
+    from omnichannel.hookvalues import (
+        Inbound,
+        Outbound,
+    )
+    from omnichannel.plugins import (
+        PluginHost,
+        PluginLoadFailure,
+    )
+    from omnichannel.policy import (
+        RestrictedPublic,
+        RoutingPolicy,
+    )
+    from omnichannel.router import (
+        Router,
+    )
+    from omnichannel.tracking import (
+        StatusAnomaly,
+    )
 
 __version__ = "0.1.0"
 
@@ -83,41 +108,34 @@ __version__ = "0.1.0"
 # module do not pay for the whole SDK.
 _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "omnichannel.adapter": (
-        "AdapterClass",
-        "AdapterContext",
-        "AdapterInfo",
-        "BaseAdapter",
-        "ChannelAdapter",
         "SendReceipt",
-        "SentMessage",
         "WebhookRequest",
         "WebhookResponse",
-        "WebhookResult",
     ),
     "omnichannel.blocking": ("BlockingRouter",),
-    "omnichannel.capabilities": (
-        "Capabilities",
-        "InboundMode",
-        "MediaRules",
-    ),
     "omnichannel.config": (
         "Config",
         "Secret",
-        "build_settings",
         "load_config",
-        "secret",
-        "setting",
+    ),
+    "omnichannel.content": (
+        "Choice",
+        "ChoiceSection",
+        "Content",
+        "Interactive",
+        "Media",
+        "Template",
+        "TemplateButton",
+        "TemplateButtonKind",
+        "TemplateHeader",
+        "TextFormat",
     ),
     "omnichannel.envelope": (
         "Address",
         "AddressKind",
-        "Content",
         "Direction",
         "Envelope",
-        "Media",
         "Sensitivity",
-        "Template",
-        "TextFormat",
         "Visibility",
         "new_envelope_id",
     ),
@@ -125,11 +143,13 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "ConfigurationError",
         "ContentRejected",
         "ContentTooLong",
+        "EnvelopeExpired",
         "InvalidAddress",
         "InvalidEnvelope",
         "InvalidRecipient",
         "MissingVariable",
         "OmnichannelError",
+        "OutcomeUnknown",
         "PolicyViolation",
         "ProviderError",
         "RateLimited",
@@ -145,63 +165,38 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "omnichannel.events": (
         "DeliveryStatus",
         "FailureReason",
-        "StatusOutcome",
-        "StatusTransition",
         "StatusUpdate",
-        "apply_status",
     ),
     "omnichannel.fitting": (
-        "FittedContent",
         "FittingPolicy",
         "FittingReport",
         "MediaPolicy",
-        "fit",
     ),
     "omnichannel.hookspecs": ("hookimpl",),
-    "omnichannel.mappings": ("FrozenMap",),
-    "omnichannel.http": (
-        "RetryPolicy",
-        "Sender",
+    "omnichannel.hookvalues": (
+        "Inbound",
+        "Outbound",
     ),
     "omnichannel.plugins": (
-        "AdapterEntry",
-        "Outbound",
         "PluginHost",
         "PluginLoadFailure",
     ),
-    "omnichannel.router": ("Router",),
-    "omnichannel.tracking": (
-        "StatusAnomaly",
-        "StatusTracker",
+    "omnichannel.policy": (
+        "RestrictedPublic",
+        "RoutingPolicy",
     ),
+    "omnichannel.router": ("Router",),
+    "omnichannel.tracking": ("StatusAnomaly",),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS_BY_MODULE.items() for name in names}
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'omnichannel' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
+__getattr__, __dir__ = lazy_module(__name__, _EXPORTS_BY_MODULE)
 
 __all__ = [
-    "AdapterClass",
-    "AdapterContext",
-    "AdapterEntry",
-    "AdapterInfo",
     "Address",
     "AddressKind",
-    "BaseAdapter",
     "BlockingRouter",
-    "Capabilities",
-    "ChannelAdapter",
+    "Choice",
+    "ChoiceSection",
     "Config",
     "ConfigurationError",
     "Content",
@@ -210,40 +205,39 @@ __all__ = [
     "DeliveryStatus",
     "Direction",
     "Envelope",
+    "EnvelopeExpired",
     "FailureReason",
-    "FittedContent",
     "FittingPolicy",
     "FittingReport",
-    "FrozenMap",
-    "InboundMode",
+    "Inbound",
+    "Interactive",
     "InvalidAddress",
     "InvalidEnvelope",
     "InvalidRecipient",
     "Media",
     "MediaPolicy",
-    "MediaRules",
     "MissingVariable",
     "OmnichannelError",
     "Outbound",
+    "OutcomeUnknown",
     "PluginHost",
     "PluginLoadFailure",
     "PolicyViolation",
     "ProviderError",
     "RateLimited",
-    "RetryPolicy",
+    "RestrictedPublic",
     "Router",
+    "RoutingPolicy",
     "Secret",
     "SendError",
     "SendReceipt",
-    "Sender",
     "Sensitivity",
-    "SentMessage",
     "StatusAnomaly",
-    "StatusOutcome",
-    "StatusTracker",
-    "StatusTransition",
     "StatusUpdate",
     "Template",
+    "TemplateButton",
+    "TemplateButtonKind",
+    "TemplateHeader",
     "TextFormat",
     "TransportError",
     "UnknownAdapter",
@@ -254,15 +248,9 @@ __all__ = [
     "WebhookParseError",
     "WebhookRequest",
     "WebhookResponse",
-    "WebhookResult",
     "WebhookVerificationError",
     "__version__",
-    "apply_status",
-    "build_settings",
-    "fit",
     "hookimpl",
     "load_config",
     "new_envelope_id",
-    "secret",
-    "setting",
 ]

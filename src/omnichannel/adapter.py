@@ -10,13 +10,22 @@ webhooks into envelopes and status updates, and declares what its channel can do
 override                  what it does
 ========================  ==================================================================
 ``build_auth_headers``    headers sent with every request, computed once per adapter
-``build_send_request``    envelope -> ``httpx.Request`` (pure: no I/O)
-``parse_send_response``   2xx response -> :class:`SentMessage`
+``build_send_request``    envelope -> :class:`~omnichannel.http.ProviderRequest` (pure: no I/O)
+``parse_send_response``   2xx :class:`~omnichannel.http.ProviderResponse` -> :class:`SentMessage`
 ``error_for_response``    non-2xx response -> a typed :class:`~omnichannel.SendError`
+``sign_request``          a per-request signature (OAuth 1.0a), applied before every attempt
+``deliver``               the transport step itself, for a provider that is not HTTP (SMTP)
 ``verify_webhook``        check the signature; answer handshakes (GET challenges)
 ``parse_webhook``         verified request -> :class:`WebhookResult`
 ``simulate``              a correctly signed, provider-shaped inbound request
+``poll``                  pull channels: fetch what arrived since a cursor (``InboundMode.POLL``)
+``reconcile``             look a message up after an ambiguous send (``Capabilities.reconcile``)
+``start`` / ``aclose``    open and close long-lived connections (an SMTP pool, IMAP IDLE)
 ========================  ==================================================================
+
+Optional behaviour is declared in :class:`~omnichannel.plugin.Capabilities`, never discovered:
+the router calls ``poll`` only on adapters whose capabilities include ``InboundMode.POLL``,
+and ``reconcile`` only where ``capabilities.reconcile`` is true.
 """
 
 from __future__ import annotations
@@ -24,15 +33,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 from urllib.parse import unquote_plus, urlsplit
 
 import attrs
-import httpx
 
-from omnichannel.capabilities import Capabilities
+from omnichannel.capabilities import Capabilities, InboundMode
 from omnichannel.envelope import Envelope
 from omnichannel.errors import (
     OmnichannelError,
@@ -43,7 +51,13 @@ from omnichannel.errors import (
 )
 from omnichannel.events import DeliveryStatus, StatusUpdate
 from omnichannel.fitting import FittingReport
-from omnichannel.http import Sender, default_error_for_response
+from omnichannel.http import (
+    ProviderRequest,
+    ProviderResponse,
+    SecretHeaders,
+    Sender,
+    default_error_for_response,
+)
 
 __all__ = [
     "AdapterClass",
@@ -51,6 +65,7 @@ __all__ = [
     "AdapterInfo",
     "BaseAdapter",
     "ChannelAdapter",
+    "PollResult",
     "SendReceipt",
     "SentMessage",
     "WebhookRequest",
@@ -91,18 +106,23 @@ class SendReceipt:
 
     After failover, ``channel`` and ``adapter`` name what actually carried the message and
     ``requested_channel`` the channel that was asked for. When fitting split the text, each
-    part has its own provider id in ``provider_ids``.
+    part has its own provider id in ``provider_ids``. Under the signpost policy (restricted
+    content answering in public) this is the private message's receipt and
+    ``public_signpost`` the public one; both carry the same ``conversation_id``.
     """
 
     envelope_id: str
     channel: str
     adapter: str
     provider_ids: tuple[str, ...]
-    status: DeliveryStatus
+    status: DeliveryStatus = attrs.field(converter=DeliveryStatus)
     fitting: FittingReport = attrs.field(factory=FittingReport)
     requested_channel: str | None = None
     attempts: tuple[str, ...] = ()
     """For failover: one line per channel tried before the one that carried the message."""
+    conversation_id: str | None = None
+    public_signpost: SendReceipt | None = None
+    """The short public answer posted when restricted content went privately instead."""
     raw: object = attrs.field(default=None, eq=False, repr=False)
 
     @property
@@ -121,16 +141,36 @@ class SendReceipt:
             "status": self.status.value,
             "requested_channel": self.requested_channel,
             "attempts": list(self.attempts),
+            "conversation_id": self.conversation_id,
+            "public_signpost": self.public_signpost.to_dict() if self.public_signpost else None,
             "fitting": self.fitting.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SendReceipt:
+        """Read the output of :meth:`to_dict`; unknown keys are ignored."""
+        signpost = data.get("public_signpost")
+        return cls(
+            envelope_id=data["envelope_id"],
+            channel=data["channel"],
+            adapter=data["adapter"],
+            provider_ids=tuple(data.get("provider_ids") or ()),
+            status=DeliveryStatus(data["status"]),
+            fitting=FittingReport.from_dict(data.get("fitting") or {}),
+            requested_channel=data.get("requested_channel"),
+            attempts=tuple(data.get("attempts") or ()),
+            conversation_id=data.get("conversation_id"),
+            public_signpost=cls.from_dict(signpost) if signpost else None,
+        )
 
 
 @attrs.frozen(kw_only=True)
 class SentMessage:
-    """What an adapter read from the provider's answer to one send."""
+    """What an adapter read from the provider's answer to one send (or found by
+    ``reconcile``)."""
 
     provider_id: str
-    status: DeliveryStatus = DeliveryStatus.ACCEPTED
+    status: DeliveryStatus = attrs.field(default=DeliveryStatus.ACCEPTED, converter=DeliveryStatus)
     raw: object = attrs.field(default=None, eq=False, repr=False)
 
 
@@ -285,6 +325,24 @@ class WebhookResult:
 
 
 @attrs.frozen(kw_only=True)
+class PollResult:
+    """What one poll of a pull channel found.
+
+    ``cursor`` is what to pass to the next ``poll`` (kept by the router's cursor store only
+    after every message here was taken); ``next_poll_seconds`` is when to poll again (a rate
+    limit's reset, an IMAP IDLE wake-up), None for the poller's interval. ``commit`` runs once
+    the router has taken every message (mark mail seen, move it to a folder): a crash before
+    it leaves the messages to be found again, never lost.
+    """
+
+    messages: tuple[Envelope, ...] = attrs.field(default=(), converter=_envelope_tuple)
+    statuses: tuple[StatusUpdate, ...] = attrs.field(default=(), converter=_status_tuple)
+    cursor: str | None = None
+    next_poll_seconds: float | None = None
+    commit: Callable[[], Awaitable[None]] | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen(kw_only=True)
 class AdapterContext:
     """What the router gives every adapter it builds: the shared sender, the public URL, a clock."""
 
@@ -302,7 +360,10 @@ class ChannelAdapter(Protocol):
     """The protocol every adapter implements. Construct as ``Adapter(settings, context)``.
 
     ``info``, ``capabilities`` and ``settings_class`` are class attributes on installed
-    adapters (the plugin host reads them without building an adapter).
+    adapters (the plugin host reads them without building an adapter). ``poll`` is called only
+    when the capabilities' ``inbound`` includes ``InboundMode.POLL``, and ``reconcile`` only
+    when ``capabilities.reconcile`` is true; the others may raise
+    :class:`~omnichannel.UnsupportedFeature`.
     """
 
     @property
@@ -320,6 +381,18 @@ class ChannelAdapter(Protocol):
         """The attrs class of the adapter's settings."""
         ...
 
+    @property
+    def business_address(self) -> str | None:
+        """The configured sender identity (a number, a phone-number id, a mailbox), or None.
+
+        The router keys session windows on it when an outbound envelope names none.
+        """
+        ...
+
+    async def start(self) -> None:
+        """Open long-lived connections; called once when the router starts."""
+        ...
+
     async def send(self, envelope: Envelope) -> SendReceipt:
         """Send one envelope whose content already fits the channel; one provider message."""
         ...
@@ -331,6 +404,16 @@ class ChannelAdapter(Protocol):
         the signature is missing or wrong, and :class:`~omnichannel.WebhookParseError` (400) when
         the body cannot be understood.
         """
+        ...
+
+    async def poll(self, cursor: str | None) -> PollResult:
+        """Fetch what arrived since ``cursor`` (None: from now on, or the start)."""
+        ...
+
+    async def reconcile(self, envelope: Envelope, *, attempted_at: datetime) -> SentMessage | None:
+        """Look up at the provider whether an ambiguous send of ``envelope`` (attempted at
+        ``attempted_at``) created a message: the message found, or None when the provider shows
+        none. Raise :class:`~omnichannel.SendError` when the provider cannot tell."""
         ...
 
     def simulate(self, *, sender: str, text: str, url: str) -> WebhookRequest:
@@ -367,7 +450,13 @@ class AdapterClass(Protocol):
 
 class BaseAdapter(Generic[SettingsT]):
     """The recommended base for adapters: a provider overrides the methods listed in the
-    module docstring; this class does requests, error context, receipts and webhook framing."""
+    module docstring; this class does requests, error context, receipts and webhook framing.
+
+    :meth:`send` is a template method: it calls :meth:`deliver`, whose default builds the
+    request, sends it through the shared :class:`~omnichannel.plugin.Sender` (retries by the
+    one set of rules) and reads the answer. A provider that is not HTTP overrides
+    :meth:`deliver` alone and keeps the receipts, error context and fitting report.
+    """
 
     info: ClassVar[AdapterInfo]
     capabilities: ClassVar[Capabilities]
@@ -376,7 +465,8 @@ class BaseAdapter(Generic[SettingsT]):
     def __init__(self, settings: SettingsT, context: AdapterContext | None = None) -> None:
         self.settings = settings
         self.context = context if context is not None else AdapterContext()
-        self.auth_headers: Mapping[str, str] = self.build_auth_headers()
+        self.auth_headers: SecretHeaders = SecretHeaders(self.build_auth_headers())
+        """The headers of :meth:`build_auth_headers`, held so that no repr shows their values."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.info.name}>"
@@ -385,6 +475,11 @@ class BaseAdapter(Generic[SettingsT]):
     def webhook_url(self) -> str | None:
         """This channel's public webhook URL, when a public URL is configured."""
         return self.context.webhook_url(self.info.channel)
+
+    @property
+    def business_address(self) -> str | None:
+        """The configured sender identity; None unless the adapter overrides it."""
+        return None
 
     def now(self) -> datetime:
         """The current time from the injected clock."""
@@ -396,17 +491,25 @@ class BaseAdapter(Generic[SettingsT]):
         """Headers sent with every request (``Authorization``), computed once."""
         return {}
 
-    def build_send_request(self, envelope: Envelope) -> httpx.Request:
+    def build_send_request(self, envelope: Envelope) -> ProviderRequest:
         """The provider request that sends ``envelope``. Pure: no I/O."""
         raise NotImplementedError
 
-    def parse_send_response(self, envelope: Envelope, response: httpx.Response) -> SentMessage:
+    def parse_send_response(self, envelope: Envelope, response: ProviderResponse) -> SentMessage:
         """Read the provider id and initial status from a 2xx answer."""
         raise NotImplementedError
 
-    def error_for_response(self, response: httpx.Response) -> SendError:
+    def error_for_response(self, response: ProviderResponse) -> SendError:
         """Map a non-2xx answer to a typed error; the default looks at the status code only."""
         return default_error_for_response(response)
+
+    def sign_request(self, request: ProviderRequest) -> ProviderRequest:
+        """``request`` with a per-request signature added; applied before every attempt.
+
+        The default adds nothing (fixed auth lives in :meth:`build_auth_headers`). OAuth 1.0a
+        style schemes override it: a fresh nonce and timestamp for each attempt.
+        """
+        return request
 
     def verify_webhook(self, request: WebhookRequest) -> WebhookResponse | None:
         """Raise :class:`~omnichannel.WebhookVerificationError` unless ``request`` is genuine.
@@ -426,28 +529,51 @@ class BaseAdapter(Generic[SettingsT]):
             f"{self.info.name} cannot simulate inbound messages", adapter=self.info.name
         )
 
+    async def poll(self, cursor: str | None) -> PollResult:
+        """Fetch what arrived since ``cursor`` (pull channels override this)."""
+        raise UnsupportedFeature(f"{self.info.name} does not poll", adapter=self.info.name)
+
+    async def reconcile(self, envelope: Envelope, *, attempted_at: datetime) -> SentMessage | None:
+        """Look a message up after an ambiguous send (adapters whose provider can, override)."""
+        raise UnsupportedFeature(
+            f"{self.info.name} cannot look messages up to settle an unknown outcome",
+            adapter=self.info.name,
+        )
+
+    async def start(self) -> None:
+        """Open long-lived connections; nothing by default."""
+
     # -- what the base does -------------------------------------------------------------------
 
-    def idempotent(self, envelope: Envelope) -> bool:
-        """Whether resending ``envelope`` after an ambiguous failure is safe."""
-        return False
+    async def deliver(self, envelope: Envelope) -> SentMessage:
+        """The transport step: build the request, send it, read the answer.
+
+        Override it for a provider that is not reached over HTTP; raise the
+        :class:`~omnichannel.SendError` taxonomy (and use ``self.context.sender.run`` for the
+        retry rules) so errors mean the same whatever the transport.
+        """
+        request = self.build_send_request(envelope)
+        sign = (
+            self.sign_request if type(self).sign_request is not BaseAdapter.sign_request else None
+        )
+        response = await self.context.sender.send(
+            request, error_for=self.error_for_response, sign=sign
+        )
+        return self.parse_send_response(envelope, response)
 
     async def send(self, envelope: Envelope) -> SendReceipt:
-        """Send one envelope through the shared sender and build the receipt."""
+        """Deliver one envelope and build the receipt; errors gain the adapter's context."""
         try:
-            request = self.build_send_request(envelope)
-            response = await self.context.sender.send(
-                request, error_for=self.error_for_response, idempotent=self.idempotent(envelope)
-            )
-            sent = self.parse_send_response(envelope, response)
+            sent = await self.deliver(envelope)
         except OmnichannelError as error:
-            raise self._with_context(error, envelope) from None
+            raise self._with_context(error, envelope) from error.__cause__
         return SendReceipt(
             envelope_id=envelope.id,
             channel=self.info.channel,
             adapter=self.info.name,
             provider_ids=(sent.provider_id,),
             status=sent.status,
+            conversation_id=envelope.conversation_id,
             raw=sent.raw,
         )
 
@@ -477,3 +603,8 @@ class BaseAdapter(Generic[SettingsT]):
 
     async def aclose(self) -> None:
         """Nothing to release by default: the sender belongs to the router."""
+
+
+def polls(capabilities: Capabilities) -> bool:
+    """Whether adapters with ``capabilities`` are polled for inbound messages."""
+    return InboundMode.POLL in capabilities.inbound

@@ -1,32 +1,16 @@
 """The core's own default behaviour, registered through the same hooks as any plugin.
 
-If the core needed a back door here, the hook would be wrong.
+If the core needed a back door here, the hook would be wrong. The rules no plugin may
+override (RESTRICTED content never goes out PUBLIC) are not hooks: the router checks them on
+the envelope every outbound hook left behind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from omnichannel.envelope import Envelope, Sensitivity, Visibility
-from omnichannel.errors import PolicyViolation
+from omnichannel.envelope import Envelope
 from omnichannel.hookspecs import hookimpl
-from omnichannel.plugins import Outbound
-
-
-@hookimpl(trylast=True)
-def omnichannel_outbound(outbound: Outbound) -> None:
-    """RESTRICTED content never goes out PUBLIC (refused before any network call).
-
-    Runs after the other outbound hooks, so it judges the envelope they leave behind.
-    """
-    envelope = outbound.envelope
-    if envelope.sensitivity is Sensitivity.RESTRICTED and envelope.visibility is Visibility.PUBLIC:
-        raise PolicyViolation(
-            "restricted content cannot be sent publicly; send it with visibility=PRIVATE "
-            "(a direct message) or on a private channel",
-            channel=envelope.channel,
-            envelope_id=envelope.id,
-        )
 
 
 @hookimpl(trylast=True)

@@ -27,6 +27,7 @@ from typing import Any, Final, TypeVar, cast
 import attrs
 
 from omnichannel.errors import ConfigurationError, MissingVariable
+from omnichannel.policy import RoutingPolicy
 
 __all__ = [
     "ChannelConfig",
@@ -180,8 +181,8 @@ class Config:
     public_url: str | None = None
     """The URL providers call (``https://support.example.com``); webhook signatures depend on it."""
     channels: Mapping[str, ChannelConfig] = attrs.field(factory=dict)
-    failover: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
-    """Per channel, the channels to try next when a send fails for good."""
+    routing: RoutingPolicy = attrs.field(factory=RoutingPolicy)
+    """The ``[routing]`` table: failover, the signpost rule, handler timeouts."""
     path: Path | None = None
 
 
@@ -261,20 +262,54 @@ def parse_config(
             )
         settings = _interpolate(options, env, f"channels.{channel}")
         channels[channel] = ChannelConfig(channel=channel, adapter=adapter, settings=settings)
-    routing = _table(data, "routing", where)
+    routing = _routing(_interpolate(_table(data, "routing", where), env, "routing"), where)
+    return Config(
+        public_url=public_url.rstrip("/") if public_url else None,
+        channels=channels,
+        routing=routing,
+        path=path,
+    )
+
+
+_ROUTING_KEYS: Final[dict[str, type | tuple[type, ...]]] = {
+    "failover": dict,
+    "restricted_public": str,
+    "signpost_text": str,
+    "signpost_channel": str,
+    "handler_timeout": (int, float),
+    "allow_private_media_hosts": bool,
+}
+
+
+def _routing(table: Mapping[str, Any], where: str) -> RoutingPolicy:
+    unknown = sorted(set(table) - set(_ROUTING_KEYS))
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown [routing] setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(_ROUTING_KEYS))}"
+        )
     failover: dict[str, tuple[str, ...]] = {}
-    for channel, chain in (routing.get("failover") or {}).items():
+    for channel, chain in (table.get("failover") or {}).items():
         if not isinstance(chain, list) or not all(isinstance(item, str) for item in chain):
             raise ConfigurationError(
                 f"{where}: routing.failover.{channel} must be a list of channels"
             )
         failover[channel] = tuple(chain)
-    return Config(
-        public_url=public_url.rstrip("/") if public_url else None,
-        channels=channels,
-        failover=failover,
-        path=path,
-    )
+    values: dict[str, Any] = {"failover": failover}
+    for name, kind in _ROUTING_KEYS.items():
+        if name == "failover" or name not in table:
+            continue
+        value = table[name]
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise ConfigurationError(f"{where}: routing.{name} has the wrong type")
+        values[name] = value
+    try:
+        return RoutingPolicy(**values)
+    except ValueError as exc:
+        choices = "refuse or signpost" if "restricted" in str(exc) else ""
+        raise ConfigurationError(
+            f"{where}: [routing]: {exc}{f' (choose {choices})' if choices else ''}"
+        ) from None
 
 
 def _table(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:

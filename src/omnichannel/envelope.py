@@ -12,26 +12,23 @@ import functools
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Self
 
 import attrs
 import phonenumbers
 
+from omnichannel.content import Content
 from omnichannel.errors import InvalidAddress, InvalidEnvelope
 from omnichannel.mappings import FrozenMap
 
 __all__ = [
     "Address",
     "AddressKind",
-    "Content",
     "Direction",
     "Envelope",
-    "Media",
     "Sensitivity",
-    "Template",
-    "TextFormat",
     "Visibility",
     "new_envelope_id",
 ]
@@ -60,14 +57,6 @@ class Sensitivity(enum.StrEnum):
 
     NORMAL = "normal"
     RESTRICTED = "restricted"
-
-
-class TextFormat(enum.StrEnum):
-    """The markup of :attr:`Content.text`."""
-
-    PLAIN = "plain"
-    MARKDOWN = "markdown"
-    HTML = "html"
 
 
 _EMAIL_PATTERN = re.compile(
@@ -168,6 +157,19 @@ def _require_aware(
         raise InvalidEnvelope(f"{attribute.name} must be timezone-aware (use datetime.now(UTC))")
 
 
+def _in_utc(value: datetime | None) -> datetime | None:
+    # Naive values are refused by the validator; aware ones are kept as the same instant in UTC.
+    if value is None or value.tzinfo is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
+
+
+def _in_utc_required(value: datetime) -> datetime:
+    converted = _in_utc(value)
+    assert converted is not None
+    return converted
+
+
 def _non_empty(_instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
     if not value or not value.strip():
         raise InvalidEnvelope(f"{attribute.name} must not be empty")
@@ -206,102 +208,11 @@ class Address:
         return cls(channel=data["channel"], value=data["value"], name=data.get("name"))
 
 
-@attrs.frozen(kw_only=True)
-class Media:
-    """One attachment, by URL (providers fetch media themselves)."""
-
-    url: str = attrs.field(validator=_non_empty)
-    content_type: str | None = None
-    filename: str | None = None
-    size: int | None = None
-    """In bytes, when known; used to check the channel's media limits."""
-    caption: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return attrs.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Read the output of :meth:`to_dict`; unknown keys are ignored."""
-        names = {field.name for field in attrs.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in names})
+class _Unset:
+    """The type of :data:`_UNSET`: "not given", where None is a meaningful value."""
 
 
-@attrs.frozen(kw_only=True)
-class Template:
-    """A provider-approved message template (needed outside a session window)."""
-
-    name: str = attrs.field(validator=_non_empty)
-    language: str | None = None
-    variables: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_frozen_map)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {"name": self.name, "language": self.language, "variables": self.variables.thaw()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Read the output of :meth:`to_dict`; unknown keys are ignored."""
-        return cls(
-            name=data["name"], language=data.get("language"), variables=data.get("variables") or {}
-        )
-
-
-def _media_tuple(value: Iterable[Media]) -> tuple[Media, ...]:
-    return tuple(value)
-
-
-@attrs.frozen(kw_only=True)
-class Content:
-    """What a message says: text in a format, an optional subject, media and a template."""
-
-    text: str = ""
-    format: TextFormat = attrs.field(default=TextFormat.PLAIN, converter=TextFormat)
-    subject: str | None = None
-    plain_alternative: str | None = None
-    """A plain-text rendering of ``text`` when ``format`` is markdown or HTML."""
-    media: tuple[Media, ...] = attrs.field(default=(), converter=_media_tuple)
-    template: Template | None = None
-    fallback_text: str | None = None
-    """What to show where a part cannot be rendered (a card on SMS, a template on email)."""
-
-    def __attrs_post_init__(self) -> None:
-        if not (self.text or self.media or self.template):
-            raise InvalidEnvelope("content is empty: give text, media or a template")
-
-    @property
-    def plain_text(self) -> str:
-        """The best plain-text form of the text that the content itself provides."""
-        if self.format is TextFormat.PLAIN:
-            return self.text
-        return self.plain_alternative if self.plain_alternative is not None else self.text
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "text": self.text,
-            "format": self.format.value,
-            "subject": self.subject,
-            "plain_alternative": self.plain_alternative,
-            "media": [item.to_dict() for item in self.media],
-            "template": self.template.to_dict() if self.template else None,
-            "fallback_text": self.fallback_text,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Read the output of :meth:`to_dict`; unknown keys are ignored."""
-        template = data.get("template")
-        return cls(
-            text=data.get("text", ""),
-            format=data.get("format", "plain"),
-            subject=data.get("subject"),
-            plain_alternative=data.get("plain_alternative"),
-            media=[Media.from_dict(item) for item in data.get("media") or ()],
-            template=Template.from_dict(template) if template else None,
-            fallback_text=data.get("fallback_text"),
-        )
+_UNSET = _Unset()
 
 
 def _content_from(value: Content | str) -> Content:
@@ -336,10 +247,16 @@ class Envelope:
     conversation_id: str | None = None
     visibility: Visibility = attrs.field(default=Visibility.PRIVATE, converter=Visibility)
     sensitivity: Sensitivity = attrs.field(default=Sensitivity.NORMAL, converter=Sensitivity)
-    expires_at: datetime | None = attrs.field(default=None, validator=_require_aware)
-    send_at: datetime | None = attrs.field(default=None, validator=_require_aware)
+    expires_at: datetime | None = attrs.field(
+        default=None, converter=_in_utc, validator=_require_aware
+    )
+    send_at: datetime | None = attrs.field(
+        default=None, converter=_in_utc, validator=_require_aware
+    )
     """Do not send before this time (a callback booked for later)."""
-    created_at: datetime = attrs.field(factory=_utc_now, validator=_require_aware)
+    created_at: datetime = attrs.field(
+        factory=_utc_now, converter=_in_utc_required, validator=_require_aware
+    )
     metadata: FrozenMap = attrs.field(
         factory=FrozenMap, converter=_to_frozen_map, validator=_check_metadata
     )
@@ -366,32 +283,69 @@ class Envelope:
         *,
         channel: str | None = None,
         recipient: Address | None = None,
-        **changes: Any,
+        thread: str | _Unset | None = _UNSET,
+        visibility: Visibility | str | None = None,
+        sensitivity: Sensitivity | str = Sensitivity.NORMAL,
+        metadata: Mapping[str, Any] | None = None,
+        provider_options: Mapping[str, Any] | None = None,
+        expires_at: datetime | None = None,
+        send_at: datetime | None = None,
     ) -> Envelope:
         """Build the answer to this (inbound) envelope.
 
-        Same channel, addresses swapped, the business address kept, the thread carried over and
-        ``in_reply_to`` set to this message's provider id. ``channel`` moves the reply elsewhere
-        (the customer's address moves with it when no ``recipient`` is given).
+        Same channel, addresses swapped, the business address kept, the thread carried over
+        (unless ``thread`` is given) and ``in_reply_to`` set to this message's provider id;
+        ``visibility`` defaults to this message's. ``channel`` moves the reply elsewhere
+        (:meth:`moved_to`: the customer's address value moves, the channel-specific fields do
+        not) unless a ``recipient`` is given.
         """
-        target_channel = channel or self.channel
         customer = self.sender if self.direction is Direction.INBOUND else self.recipient
         if customer is None:
             raise InvalidEnvelope("cannot reply: the envelope has no sender")
-        to = recipient or customer.on(target_channel)
-        same_channel = target_channel == self.channel
-        return Envelope(
-            channel=target_channel,
+        answer = Envelope(
+            channel=self.channel,
             direction=Direction.OUTBOUND,
-            sender=self.business_address if same_channel else None,
-            recipient=to,
-            business_address=self.business_address if same_channel else None,
+            sender=self.business_address,
+            recipient=customer,
+            business_address=self.business_address,
             content=content,
-            thread=self.thread if same_channel else None,
-            in_reply_to=self.provider_id if same_channel else None,
+            thread=self.thread if isinstance(thread, _Unset) else thread,
+            in_reply_to=self.provider_id,
             conversation_id=self.conversation_id,
-            visibility=self.visibility if same_channel else Visibility.PRIVATE,
-            **changes,
+            visibility=visibility or self.visibility,
+            sensitivity=sensitivity,
+            metadata=metadata or {},
+            provider_options=provider_options or {},
+            expires_at=expires_at,
+            send_at=send_at,
+        )
+        target = channel or self.channel
+        if target != self.channel:
+            answer = answer.moved_to(target)
+            if visibility is None:
+                answer = attrs.evolve(answer, visibility=Visibility.PRIVATE)
+        if recipient is not None:
+            answer = attrs.evolve(answer, recipient=recipient)
+        return answer
+
+    def moved_to(self, channel: str) -> Envelope:
+        """This envelope on another ``channel``: the recipient's value moves with it; the
+        sender, business address, thread and ``in_reply_to`` belong to the old channel and are
+        cleared, never carried over.
+
+        The router checks that the value can exist on the new channel (a phone number cannot
+        become an email address) before it sends a moved envelope.
+        """
+        if channel == self.channel:
+            return self
+        return attrs.evolve(
+            self,
+            channel=channel,
+            recipient=self.recipient.on(channel),
+            sender=None,
+            business_address=None,
+            thread=None,
+            in_reply_to=None,
         )
 
     def to_dict(self) -> dict[str, Any]:

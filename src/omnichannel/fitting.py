@@ -1,25 +1,25 @@
 """Content fitting: make content fit what a channel can carry, and report what changed.
 
-The router applies :func:`fit` before every send. It never degrades content silently: every
-change adds a sentence to the :class:`FittingReport`, which travels on the
-:class:`~omnichannel.SendReceipt`. The building blocks are pure functions usable on their own:
-:func:`segment_info` (SMS encoding and segments) and :func:`split_text` (numbered parts split
-at word boundaries); markup conversion lives in :mod:`omnichannel.markup`.
+The router applies :func:`fit` before every send, with the capability shape matching the
+envelope's visibility. It never degrades content silently: every change adds a sentence to
+the :class:`FittingReport`, which travels on the :class:`~omnichannel.SendReceipt`. Text
+measures and splitting live in :mod:`omnichannel.lengths`, markup conversion in
+:mod:`omnichannel.markup`.
 """
 
 from __future__ import annotations
 
 import enum
 import html
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
 
 from omnichannel.capabilities import Capabilities, MediaRules
-from omnichannel.envelope import Content, Media, TextFormat
+from omnichannel.content import Content, Interactive, Media, TextFormat
 from omnichannel.errors import ContentTooLong, UnsupportedFeature
+from omnichannel.lengths import contains_url, segment_info, sms_units, split_text, weighted_length
 from omnichannel.markup import html_to_plain, markdown_to_plain
 
 __all__ = [
@@ -27,10 +27,8 @@ __all__ = [
     "FittingPolicy",
     "FittingReport",
     "MediaPolicy",
-    "SegmentInfo",
     "fit",
-    "segment_info",
-    "split_text",
+    "numbered_menu",
 ]
 
 
@@ -47,7 +45,7 @@ class MediaPolicy(enum.StrEnum):
 class FittingPolicy:
     """The choices fitting may make on the sender's behalf."""
 
-    media: MediaPolicy = MediaPolicy.LINK
+    media: MediaPolicy = attrs.field(default=MediaPolicy.LINK, converter=MediaPolicy)
     split: bool = True
     """Split long text into numbered parts where the channel allows it."""
 
@@ -65,8 +63,11 @@ class FittingReport:
     markup_dropped: bool = False
     subject_dropped: bool = False
     template_used: str | None = None
+    interactive_as_text: bool = False
+    """The menu went as numbered text; ``choices`` lists the option ids by number."""
+    choices: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    """One sentence per change, for people."""
+    """One sentence per change (or cost to know about), for people."""
 
     @property
     def changed(self) -> bool:
@@ -77,7 +78,18 @@ class FittingReport:
         """A JSON-ready dict."""
         data = attrs.asdict(self)
         data["notes"] = list(self.notes)
+        data["choices"] = list(self.choices)
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FittingReport:
+        """Read the output of :meth:`to_dict`; unknown keys are ignored."""
+        names = {field.name for field in attrs.fields(cls)}
+        values = {key: value for key, value in data.items() if key in names}
+        for key in ("notes", "choices"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
 
 
 @attrs.frozen(kw_only=True)
@@ -88,132 +100,6 @@ class FittedContent:
     report: FittingReport
 
 
-# --- SMS segments -----------------------------------------------------------------------------
-
-# GSM 03.38 default alphabet (one septet each; 0x1B is the escape, not a character) and its
-# extension table (escape plus one septet, so two each). Greek capitals spelled as escapes.
-_GSM_BASIC: Final = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅå\u0394_\u03a6\u0393\u039b\u03a9\u03a0\u03a8\u03a3\u0398\u039eÆæßÉ"
-    " !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
-    "abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
-_SINGLE_LIMIT: Final = {"GSM-7": 160, "UCS-2": 70}
-_CONCATENATED_LIMIT: Final = {"GSM-7": 153, "UCS-2": 67}
-
-
-@attrs.frozen(kw_only=True)
-class SegmentInfo:
-    """How an SMS text is encoded and how many segments it travels (and is billed) as."""
-
-    encoding: str
-    """``GSM-7``, or ``UCS-2`` when any character is outside the GSM 03.38 tables."""
-    units: int
-    """Septets for GSM-7 (extension characters count two); UTF-16 code units for UCS-2."""
-    segments: int
-
-
-_GSM_ANY: Final = _GSM_BASIC | _GSM_EXTENSION
-
-
-def _encoding_and_units(text: str) -> tuple[str, int]:
-    # Set and str methods run in C: this is on every segmented send.
-    if _GSM_ANY.issuperset(text):
-        return "GSM-7", len(text) + sum(map(text.count, _GSM_EXTENSION))
-    return "UCS-2", len(text.encode("utf-16-le")) // 2
-
-
-def _unit_costs(text: str) -> tuple[str, list[int]]:
-    if _GSM_ANY.issuperset(text):
-        return "GSM-7", [2 if char in _GSM_EXTENSION else 1 for char in text]
-    return "UCS-2", [2 if ord(char) > 0xFFFF else 1 for char in text]
-
-
-def _sms_units(text: str) -> int:
-    return _encoding_and_units(text)[1]
-
-
-def segment_info(text: str) -> SegmentInfo:
-    """The encoding, length in units and segment count of ``text`` sent as one SMS.
-
-    One message carries 160 GSM-7 septets or 70 UCS-2 units; a longer text is concatenated
-    in segments of 153 or 67 (the rest is the concatenation header). A character is never
-    split across segments (an extension character's escape pair, an emoji's surrogate pair),
-    so a segment may carry one unit less. Empty text still travels as one message (a
-    media-only message), so it counts one segment of zero units.
-    """
-    encoding, units = _encoding_and_units(text)
-    if units <= _SINGLE_LIMIT[encoding]:
-        return SegmentInfo(encoding=encoding, units=units, segments=1)
-    size = _CONCATENATED_LIMIT[encoding]
-    if units == len(text):  # every character costs one unit: plain arithmetic
-        return SegmentInfo(encoding=encoding, units=units, segments=-(-units // size))
-    _, costs = _unit_costs(text)
-    segments, used = 1, 0
-    for cost in costs:
-        if used + cost > size:
-            segments, used = segments + 1, 0
-        used += cost
-    return SegmentInfo(encoding=encoding, units=units, segments=segments)
-
-
-# --- Splitting --------------------------------------------------------------------------------
-
-_TOKEN = re.compile(r"\s*\S+")
-
-
-def split_text(text: str, limit: int, *, measure: Callable[[str], int] = len) -> list[str]:
-    """Split ``text`` into parts of at most ``limit`` (as ``measure`` counts), numbered ``(1/3) ``.
-
-    The numbering counts inside the limit. Parts break between words and keep the whitespace
-    inside them; only a word longer than a whole part is cut. Text that fits is returned whole
-    and unnumbered. Raises :class:`ValueError` when ``limit`` leaves no room beside the
-    numbering.
-    """
-    if measure(text) <= limit:
-        return [text]
-    if not text.strip():
-        return [""]
-    digits = 1
-    while True:
-        bodies = _fill(text, limit, f"({'9' * digits}/{'9' * digits}) ", measure)
-        total = len(bodies)
-        if len(str(total)) <= digits:
-            return [f"({index}/{total}) {body}" for index, body in enumerate(bodies, 1)]
-        digits += 1
-
-
-def _fill(text: str, limit: int, prefix: str, measure: Callable[[str], int]) -> list[str]:
-    # The prefix is the widest numbering of this digit count; real numbers are never wider.
-    bodies: list[str] = []
-    current = ""
-    for token in _TOKEN.findall(text):
-        candidate = current + token if current else token.lstrip()
-        if measure(prefix + candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            bodies.append(current)
-        word = token.lstrip()
-        while measure(prefix + word) > limit:
-            # Every character costs at least one unit (SMS units too): start at the most that
-            # could fit and cut back.
-            cut = min(len(word) - 1, limit - len(prefix))
-            while cut > 0 and measure(prefix + word[:cut]) > limit:
-                cut -= 1
-            if cut <= 0:
-                raise ValueError(f"a limit of {limit} leaves no room for text beside {prefix!r}")
-            bodies.append(word[:cut])
-            word = word[cut:]
-        current = word
-    if current:
-        bodies.append(current)
-    return bodies
-
-
-# --- Fitting ----------------------------------------------------------------------------------
-
-
 def _changed(report: FittingReport, note: str, **fields: Any) -> FittingReport:
     return attrs.evolve(report, notes=(*report.notes, note), **fields)
 
@@ -222,26 +108,39 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
+def _measure(capabilities: Capabilities) -> Callable[[str], int]:
+    if capabilities.sms_segments:
+        return sms_units
+    rule = capabilities.weighted_length
+    if rule is not None:
+        return lambda text: weighted_length(text, rule)
+    return len
+
+
 def fit(
     content: Content, capabilities: Capabilities, policy: FittingPolicy | None = None
 ) -> FittedContent:
     """Fit ``content`` to ``capabilities``: one :class:`Content` per provider message, and a report.
 
-    In order: a template the channel cannot send gives way to ``fallback_text`` (or the text);
-    markup the channel cannot render becomes plain text (``plain_alternative`` when given); a
-    subject the channel has no place for is dropped; media it cannot attach become links in the
-    text, or raise :class:`~omnichannel.UnsupportedFeature` under :attr:`MediaPolicy.REJECT`
-    (always, when a template is sent: it has no free text to carry them); text over
-    ``max_text_length`` (SMS units on segmented channels) is split into numbered parts where the
-    channel and ``policy`` allow it, or raises :class:`~omnichannel.ContentTooLong`. Only the
-    first part keeps the subject and media. Every change adds a sentence to ``report.notes``;
-    content that fits unchanged comes back as one part with no notes.
+    In order: a template the channel cannot send gives way to ``fallback_text`` (or the text),
+    and one it can send is checked against its template rules; a menu the channel cannot
+    render natively becomes numbered text; markup the channel cannot render becomes plain text
+    (``plain_alternative`` when given); a subject the channel has no place for is dropped;
+    media it cannot attach become links in the text, or raise
+    :class:`~omnichannel.UnsupportedFeature` under :attr:`MediaPolicy.REJECT` (always for
+    bytes, which have no link, and when a template is sent: it has no free text to carry
+    them); text over ``max_text_length`` (SMS units on segmented channels, weighted characters
+    where declared) is split into numbered parts where the channel and ``policy`` allow it, or
+    raises :class:`~omnichannel.ContentTooLong`. Only the first part keeps the subject, media
+    and menu. Every change adds a sentence to ``report.notes``; content that fits unchanged
+    comes back as one part with no notes.
     """
     fitted = _fits_as_is(content, capabilities)
     if fitted is not None:
         return fitted
     policy = policy if policy is not None else FittingPolicy()
-    content, report = _fit_template(content, capabilities.templates)
+    content, report = _fit_template(content, capabilities)
+    content, report = _fit_interactive(content, capabilities, report)
     if content.format not in capabilities.formats and content.format is not TextFormat.PLAIN:
         if content.plain_alternative is not None:
             text, how = content.plain_alternative, "its plain alternative was sent"
@@ -262,6 +161,8 @@ def fit(
         infos = [segment_info(part.text) for part in parts]
         encoding = "UCS-2" if any(info.encoding == "UCS-2" for info in infos) else "GSM-7"
         report = attrs.evolve(report, encoding=encoding, segments=sum(i.segments for i in infos))
+    if capabilities.url_note and any(contains_url(part.text) for part in parts):
+        report = _changed(report, capabilities.url_note)
     return FittedContent(parts=parts, report=report)
 
 
@@ -271,11 +172,13 @@ _UNCHANGED: Final = FittingReport()
 def _fits_as_is(content: Content, capabilities: Capabilities) -> FittedContent | None:
     """The common case, decided cheaply (it runs on every send): plain text the channel takes
     as it is. None when anything may need fitting; :func:`fit` then does the full work."""
-    if content.template is not None or content.media:
+    if content.template is not None or content.media or content.interactive is not None:
         return None
     if content.format is not TextFormat.PLAIN and content.format not in capabilities.formats:
         return None
     if content.subject and not capabilities.subject:
+        return None
+    if capabilities.url_note or capabilities.weighted_length is not None:
         return None
     limit = capabilities.max_text_length
     if not capabilities.sms_segments:
@@ -289,11 +192,21 @@ def _fits_as_is(content: Content, capabilities: Capabilities) -> FittedContent |
     return FittedContent(parts=(content,), report=report)
 
 
-def _fit_template(content: Content, templates: bool) -> tuple[Content, FittingReport]:
+# --- Templates and menus ----------------------------------------------------------------------
+
+
+def _fit_template(content: Content, capabilities: Capabilities) -> tuple[Content, FittingReport]:
     template = content.template
     if template is None:
         return content, FittingReport()
-    if templates:
+    rules = capabilities.templates
+    if rules is not None:
+        problems = rules.problems_with(template)
+        if problems:
+            raise UnsupportedFeature(
+                f"template {template.name!r} uses what this channel's templates cannot carry: "
+                f"{', '.join(problems)}"
+            )
         return content, FittingReport(template_used=template.name)
     if not (content.fallback_text or content.text):
         raise UnsupportedFeature(
@@ -305,9 +218,73 @@ def _fit_template(content: Content, templates: bool) -> tuple[Content, FittingRe
         f"The channel cannot send templates, so the {which} was sent instead of {template.name!r}."
     )
     if content.fallback_text:
-        fallback = Content(text=content.fallback_text, media=content.media, subject=content.subject)
+        fallback = Content(
+            text=content.fallback_text,
+            media=content.media,
+            subject=content.subject,
+            interactive=content.interactive,
+        )
         return fallback, FittingReport(notes=(note,))
     return attrs.evolve(content, template=None), FittingReport(notes=(note,))
+
+
+def numbered_menu(text: str, interactive: Interactive) -> str:
+    """``text`` followed by ``interactive``'s options as numbered text.
+
+    Buttons become one line ("Reply 1 for Now, 2 for Later."); a list becomes one numbered
+    line per row, under its section titles, and "Reply with a number.". The header and footer
+    frame it.
+    """
+    lines = [interactive.header] if interactive.header else []
+    if text:
+        lines.append(text)
+    if interactive.is_list:
+        number = 0
+        rows: list[str] = []
+        for section in interactive.sections:
+            if section.title:
+                rows.append(section.title)
+            for row in section.rows:
+                number += 1
+                detail = f" ({row.description})" if row.description else ""
+                rows.append(f"{number}. {row.title}{detail}")
+        lines.append("\n".join([*rows, "Reply with a number."]))
+    else:
+        offers = [f"{n} for {button.title}" for n, button in enumerate(interactive.buttons, 1)]
+        lines.append(f"Reply {', '.join(offers)}.")
+    if interactive.footer:
+        lines.append(interactive.footer)
+    return "\n\n".join(lines)
+
+
+def _fit_interactive(
+    content: Content, capabilities: Capabilities, report: FittingReport
+) -> tuple[Content, FittingReport]:
+    interactive = content.interactive
+    if interactive is None:
+        return content, report
+    rules = capabilities.interactive
+    problems = (
+        ["the channel renders no menus"] if rules is None else rules.problems_with(interactive)
+    )
+    if not problems:
+        return content, report
+    if report.template_used:
+        raise UnsupportedFeature(
+            "a template message cannot also carry a menu the channel cannot render "
+            f"({'; '.join(problems)})"
+        )
+    kind = "list" if interactive.is_list else "buttons"
+    note = f"The {kind} went as numbered text ({'; '.join(problems)})."
+    text = numbered_menu(content.plain_text, interactive)
+    content = attrs.evolve(
+        content, text=text, format=TextFormat.PLAIN, plain_alternative=None, interactive=None
+    )
+    choices = tuple(choice.id for choice in interactive.choices)
+    return content, _changed(report, note, interactive_as_text=True, choices=choices)
+
+
+# --- Media ------------------------------------------------------------------------------------
 
 
 def _unfit_media(media: Sequence[Media], rules: MediaRules | None) -> dict[int, str]:
@@ -316,6 +293,10 @@ def _unfit_media(media: Sequence[Media], rules: MediaRules | None) -> dict[int, 
     for index, item in enumerate(media):
         if rules is None:
             unfit[index] = "the channel carries no attachments"
+        elif item.is_bytes and not rules.uploads:
+            unfit[index] = "the channel attaches media by URL only"
+        elif not item.is_bytes and not rules.links:
+            unfit[index] = "the channel attaches uploaded bytes only"
         elif not rules.accepts(item.content_type):
             unfit[index] = f"type {item.content_type} is not accepted"
         elif rules.max_bytes is not None and item.size is not None and item.size > rules.max_bytes:
@@ -337,10 +318,13 @@ def _fit_media(
         f"{content.media[index].filename or f'item {index + 1}'}: {reason}"
         for index, reason in unfit.items()
     )
-    if policy is MediaPolicy.REJECT or report.template_used:
+    linkless = [content.media[index] for index in unfit if content.media[index].url is None]
+    if policy is MediaPolicy.REJECT or report.template_used or linkless:
         advice = "use MediaPolicy.LINK to send them as links, or send supported media"
         if report.template_used:
             advice = "a template message has no free text to carry them as links"
+        elif linkless:
+            advice = "media given as bytes have no link to send instead; host them and pass a URL"
         raise UnsupportedFeature(
             f"{len(unfit)} of {_count(len(content.media), 'media item')} cannot be attached "
             f"on this channel ({reasons}); {advice}"
@@ -359,23 +343,30 @@ def _fit_media(
 def _append_links(text: str, links: Sequence[Media], format: TextFormat) -> str:
     if format is TextFormat.HTML:
         escape = html.escape
-        lines = [f'<a href="{escape(m.url)}">{escape(m.caption or m.url)}</a>' for m in links]
+        lines = [
+            f'<a href="{escape(m.url or "")}">{escape(m.caption or m.url or "")}</a>' for m in links
+        ]
         return "<br>".join([text, *lines] if text else lines)
-    lines = [f"{item.caption}: {item.url}" if item.caption else item.url for item in links]
+    lines = [f"{item.caption}: {item.url}" if item.caption else item.url or "" for item in links]
     return "\n".join([text, *lines] if text else lines)
+
+
+# --- Length -----------------------------------------------------------------------------------
 
 
 def _fit_length(
     content: Content, capabilities: Capabilities, policy: FittingPolicy, report: FittingReport
 ) -> tuple[tuple[Content, ...], FittingReport]:
     limit = capabilities.max_text_length
-    measure = _sms_units if capabilities.sms_segments else len
+    measure = _measure(capabilities)
     if report.template_used or limit is None or measure(content.text) <= limit:
         return (content,), report
     size = f"{len(content.text)} characters"
     if capabilities.sms_segments:
         info = segment_info(content.text)
         size = f"{info.units} {info.encoding} units"
+    elif capabilities.weighted_length is not None:
+        size = f"{measure(content.text)} weighted characters"
     if not (capabilities.split_long_text and policy.split):
         refusal = "the fitting policy" if capabilities.split_long_text else "the channel"
         raise ContentTooLong(
@@ -386,7 +377,10 @@ def _fit_length(
         texts = split_text(content.text, limit, measure=measure)
     except ValueError as exc:
         raise ContentTooLong(f"the text is {size} and cannot be split: {exc}") from None
-    note = f"The text is {size}, over the limit of {limit}, so it was split in {len(texts)} parts."
+    how = "a reply chain of" if capabilities.reply_chain else "in"
+    note = (
+        f"The text is {size}, over the limit of {limit}, so it was split {how} {len(texts)} parts."
+    )
     # Markup is split as text; a plain alternative no longer matches any one part.
     first = attrs.evolve(content, text=texts[0], plain_alternative=None)
     rest = (Content(text=text, format=content.format) for text in texts[1:])

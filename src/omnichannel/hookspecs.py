@@ -15,7 +15,8 @@ Hooks by phase:
 * registration: :func:`omnichannel_adapters`, :func:`omnichannel_simulators`,
   :func:`omnichannel_cli_commands`
 * outbound: :func:`omnichannel_outbound`, :func:`omnichannel_choose_channel`
-* inbound: :func:`omnichannel_message_received`, :func:`omnichannel_status_received`
+* inbound: :func:`omnichannel_inbound`, :func:`omnichannel_message_received`,
+  :func:`omnichannel_status_received`
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
     from omnichannel.envelope import Envelope
     from omnichannel.events import StatusUpdate
-    from omnichannel.plugins import Outbound
+    from omnichannel.hookvalues import Inbound, Outbound
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
@@ -72,9 +73,11 @@ def omnichannel_simulators() -> Sequence[type[Any]]:
 def omnichannel_cli_commands() -> Sequence[click.Command]:
     """Return extra ``click`` commands to add to the ``omni`` group.
 
-    Called when ``omni`` runs a command it does not define itself, and by ``omni --help``.
-    Import heavy modules inside the command function, not at module level, so ``omni`` stays
-    fast. A command whose name clashes with a built-in one is ignored and reported.
+    Called when ``omni`` runs a command it does not define itself, and by ``omni plugin
+    commands``. Import heavy modules inside the command function, not at module level, so
+    ``omni`` stays fast. A command whose name clashes with a built-in one (or with another
+    plugin's) is ignored and reported as a load failure of this plugin; so is a returned item
+    that is not a ``click.Command``.
     """
     raise NotImplementedError
 
@@ -86,12 +89,14 @@ def omnichannel_cli_commands() -> Sequence[click.Command]:
 def omnichannel_outbound(outbound: Outbound) -> None:
     """Inspect, change or veto an envelope before it is sent.
 
-    Called by the router for every send, after the channel is chosen and before any network
-    call. ``outbound.envelope`` may be replaced (``outbound.envelope = attrs.evolve(...)``);
-    raising :class:`~omnichannel.SendError` (usually :class:`~omnichannel.PolicyViolation`)
-    vetoes the send. Implementations may be ``wrapper=True`` to see the envelope both before
-    and after the others ran (to log what was decided). The return value is ignored.
-    The core's own policies (RESTRICTED content never goes out PUBLIC) are implemented here.
+    Called by the router for every send, after the channel is chosen and the recipient
+    normalised, before any network call. ``outbound.envelope`` may be replaced
+    (``outbound.envelope = attrs.evolve(...)``); raising :class:`~omnichannel.SendError`
+    (usually :class:`~omnichannel.PolicyViolation`) vetoes the send. Implementations may be
+    ``wrapper=True`` to see the envelope both before and after the others ran (to log what
+    was decided). The return value is ignored. The rules no plugin may override (RESTRICTED
+    content never goes out PUBLIC; PUBLIC only where the channel posts publicly) are checked
+    by the router on the envelope every implementation, wrappers included, left behind.
     """
 
 
@@ -106,6 +111,20 @@ def omnichannel_choose_channel(envelope: Envelope, candidates: Sequence[str]) ->
 
 
 # -- inbound ---------------------------------------------------------------------------------
+
+
+@hookspec
+def omnichannel_inbound(inbound: Inbound) -> None:
+    """Enrich or drop an inbound message before the application's handlers see it.
+
+    Called by the router once per message, after the signature was verified, the message
+    parsed and claimed (a duplicate never gets here) and before the handlers.
+    ``inbound.envelope`` may be replaced (a contact attached in ``metadata``, a FAQ answer
+    found); ``inbound.drop(reason)`` keeps the handlers from seeing it (it is still
+    acknowledged to the provider). Implementations may be ``wrapper=True``. An exception
+    makes the provider's request fail with 500, so the provider retries; keep it fast, the
+    provider is waiting. The return value is ignored.
+    """
 
 
 @hookspec

@@ -1,11 +1,13 @@
-"""FrozenMap: the immutable, hashable mapping that envelopes use for metadata and options."""
+"""Mappings of the core: FrozenMap, the immutable, hashable mapping envelopes use for metadata
+and options, and BoundedDict, the size-capped dict of the router's in-memory state."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, TypeVar
 
-__all__ = ["FrozenMap"]
+__all__ = ["BoundedDict", "FrozenMap"]
 
 
 class FrozenMap(Mapping[str, Any]):
@@ -61,3 +63,47 @@ def _thaw(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_thaw(item) for item in value]
     return value
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedDict(MutableMapping[K, V]):
+    """A dict that forgets its least recently written keys beyond ``limit``.
+
+    The router's in-memory state (statuses by message, session windows, inbound claims) is
+    kept in these so that a long-running process stays flat in memory: the durable store is
+    where state that must outlive the limit belongs.
+    """
+
+    __slots__ = ("_data", "limit")
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def __getitem__(self, key: K) -> V:
+        return self._data[key]
+
+    def __setitem__(self, key: K, value: V) -> None:
+        data = self._data
+        if key in data:
+            data.move_to_end(key)
+        data[key] = value
+        if len(data) > self.limit:
+            data.popitem(last=False)
+
+    def __delitem__(self, key: K) -> None:
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"BoundedDict(limit={self.limit}, size={len(self._data)})"

@@ -27,11 +27,12 @@ from omnichannel.capabilities import Capabilities
 from omnichannel.envelope import Envelope
 from omnichannel.errors import UnknownAdapter
 from omnichannel.events import StatusUpdate
+from omnichannel.hookvalues import Inbound, Outbound
 
 if TYPE_CHECKING:
     import click
 
-__all__ = ["AdapterEntry", "Outbound", "PluginHost", "PluginLoadFailure", "PluginRecord"]
+__all__ = ["AdapterEntry", "PluginHost", "PluginLoadFailure", "PluginRecord"]
 
 logger = logging.getLogger("omnichannel.plugins")
 
@@ -84,16 +85,6 @@ class AdapterEntry:
     def capabilities(self) -> Capabilities:
         """What the adapter's channel can carry and report."""
         return self.adapter_class.capabilities
-
-
-@attrs.define(kw_only=True)
-class Outbound:
-    """The envelope about to be sent, passed to :func:`~omnichannel.hookspecs.omnichannel_outbound`
-    implementations; they may replace ``envelope``."""
-
-    envelope: Envelope
-    adapter: str
-    capabilities: Capabilities
 
 
 def _describe(exc: BaseException) -> str:
@@ -296,21 +287,68 @@ class PluginHost:
         """The installed adapters that serve ``channel``."""
         return [entry for entry in self.adapters().values() if entry.info.channel == channel]
 
+    def _contributions(
+        self, hook: pluggy.HookCaller, accept: Any, what: str
+    ) -> list[tuple[PluginRecord, Any]]:
+        """Each item a registration hook returned, with its plugin; an implementation that
+        returned something other than a sequence of acceptable items is a load failure."""
+        found = []
+        for record, returned in self._isolated(hook):
+            if not isinstance(returned, Sequence) or isinstance(returned, str):
+                returned = [returned]
+            for item in returned:
+                if accept(item):
+                    found.append((record, item))
+                else:
+                    self._fail(
+                        record.name,
+                        record.distribution,
+                        record.version,
+                        f"{hook.name} returned {type(item).__name__}, not {what}",
+                    )
+        return found
+
     def simulators(self) -> list[type[Any]]:
         """The provider simulator classes plugins contribute to the sandbox."""
+
+        def is_simulator(candidate: object) -> bool:
+            return isinstance(candidate, type) and all(
+                isinstance(getattr(candidate, name, None), str)
+                for name in ("adapter_name", "prefix", "sample_recipient")
+            )
+
         return [
             cls
-            for _, classes in self._isolated(self._pm.hook.omnichannel_simulators)
-            for cls in classes
+            for _, cls in self._contributions(
+                self._pm.hook.omnichannel_simulators, is_simulator, "a simulator class"
+            )
         ]
 
-    def cli_commands(self) -> list[click.Command]:
-        """Extra ``omni`` commands plugins contribute."""
-        return [
-            command
-            for _, commands in self._isolated(self._pm.hook.omnichannel_cli_commands)
-            for command in commands
-        ]
+    def cli_commands(self, reserved: Iterable[str] = ()) -> list[click.Command]:
+        """Extra ``omni`` commands plugins contribute. A command named like one in
+        ``reserved`` (the built-in commands) or like an earlier plugin's is left out and
+        reported as a load failure of its plugin."""
+        import click
+
+        taken: dict[str, str] = {name: "omni itself" for name in reserved}
+        commands: list[click.Command] = []
+        for record, command in self._contributions(
+            self._pm.hook.omnichannel_cli_commands,
+            lambda item: isinstance(item, click.Command),
+            "a click command",
+        ):
+            name = command.name or ""
+            if name in taken:
+                self._fail(
+                    record.name,
+                    record.distribution,
+                    record.version,
+                    f"command {name!r} clashes with the one from {taken[name]}; it is ignored",
+                )
+                continue
+            taken[name] = record.distribution or record.name
+            commands.append(command)
+        return commands
 
     # -- outbound hooks -----------------------------------------------------------------------
 
@@ -318,6 +356,11 @@ class PluginHost:
         """Run the outbound hooks; an exception from one vetoes the send and propagates."""
         self._pm.hook.omnichannel_outbound(outbound=outbound)
         return outbound
+
+    def inbound(self, inbound: Inbound) -> Inbound:
+        """Run the inbound hooks; an exception propagates (the provider is asked to retry)."""
+        self._pm.hook.omnichannel_inbound(inbound=inbound)
+        return inbound
 
     def choose_channel(self, envelope: Envelope, candidates: Sequence[str]) -> str | None:
         """The first channel an implementation picks for ``envelope``."""

@@ -1,21 +1,24 @@
 """The router: composes adapters, applies routing policies, and dispatches inbound events.
 
-``await router.send(envelope)`` runs, in order: channel resolution, the expiry check, address
-normalisation (with the channel's declared address kind), the outbound hooks (the core's
-sensitivity rule among them), the session-window check, content fitting, then the adapter.
-When a channel fails for good, the configured failover chain is tried next; the receipt says
-which channel carried the message.
+``await router.send(envelope)`` runs, in order: channel resolution, scheduling, then per
+channel of the failover chain: the expiry check, address normalisation (with the channel's
+declared address kind), the outbound hooks, the rules no hook may override (RESTRICTED never
+PUBLIC, with the signpost policy; PUBLIC only where the channel posts publicly), media URL
+checks, the session window, content fitting (with the capability shape of the envelope's
+visibility), then the adapter. A definite failure moves on along the failover chain; an
+ambiguous one (:class:`~omnichannel.OutcomeUnknown`) stops it: the message may exist.
 
-``await router.handle_webhook(channel, request)`` verifies and parses a provider request,
-drops messages already seen, applies statuses by precedence and calls the handlers.
+``await router.handle_webhook(channel, request)`` verifies and parses a provider request and
+hands its events to the :class:`~omnichannel.dispatch.Dispatcher` (claims, hooks, handlers);
+pollers hand theirs to :meth:`Router.receive`.
 """
 
 from __future__ import annotations
 
-import inspect
+import heapq
+import itertools
 import logging
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,23 +32,29 @@ from omnichannel.adapter import (
     WebhookResponse,
     utc_now,
 )
+from omnichannel.capabilities import Capabilities
 from omnichannel.config import Config, build_settings
-from omnichannel.envelope import Envelope
+from omnichannel.content import Content
+from omnichannel.dispatch import Dispatcher, HandlerFailed
+from omnichannel.envelope import AddressKind, Envelope, Sensitivity, Visibility, new_envelope_id
 from omnichannel.errors import (
     ConfigurationError,
+    EnvelopeExpired,
+    InvalidAddress,
+    OutcomeUnknown,
     PolicyViolation,
     SendError,
     UnknownChannel,
+    UnsupportedFeature,
     WebhookError,
 )
-from omnichannel.events import (
-    DeliveryStatus,
-    FailureReason,
-    StatusUpdate,
-)
+from omnichannel.events import DeliveryStatus, FailureReason, StatusUpdate
 from omnichannel.fitting import FittingPolicy, fit
+from omnichannel.hookvalues import Outbound
 from omnichannel.http import Sender
-from omnichannel.plugins import Outbound, PluginHost
+from omnichannel.plugins import PluginHost
+from omnichannel.policy import RestrictedPublic, RoutingPolicy
+from omnichannel.sessions import NumberedMenus, SessionWindows
 from omnichannel.tracking import DEFAULT_REORDER_WINDOW, StatusAnomaly, StatusTracker
 
 if TYPE_CHECKING:
@@ -56,41 +65,17 @@ __all__ = ["Router"]
 logger = logging.getLogger("omnichannel.router")
 
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
-MessageHandler = Callable[[Envelope], Awaitable[None] | None]
-StatusHandler = Callable[[StatusUpdate], Awaitable[None] | None]
 
 AUTO_CHANNEL = "auto"
-_SEEN_LIMIT = 100_000
-
-
-class _BoundedSet:
-    """Remembers the most recent keys, forgetting the oldest past a limit."""
-
-    def __init__(self, limit: int) -> None:
-        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._limit = limit
-
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._keys
-
-    def add(self, key: tuple[str, str]) -> None:
-        self._keys[key] = None
-        self._keys.move_to_end(key)
-        while len(self._keys) > self._limit:
-            self._keys.popitem(last=False)
-
-
-async def _call(handler: Callable[[Any], Awaitable[None] | None], value: Any) -> None:
-    result = handler(value)
-    if inspect.isawaitable(result):
-        await result
 
 
 class Router:
     """Sends envelopes through adapters and dispatches what providers send back.
 
     Build it from adapter instances (tests, applications wiring adapters by hand) or from a
-    configuration with :meth:`from_config`. One adapter serves each channel.
+    configuration with :meth:`from_config`. One adapter serves each channel. ``public_url`` is
+    the base URL providers call (webhook signatures are checked against it); ``policy`` holds
+    the routing choices (failover, the signpost rule, handler timeouts).
     """
 
     def __init__(
@@ -98,11 +83,12 @@ class Router:
         adapters: Iterable[ChannelAdapter] | Mapping[str, ChannelAdapter],
         *,
         host: PluginHost | None = None,
-        failover: Mapping[str, Sequence[str]] | None = None,
+        policy: RoutingPolicy | None = None,
         fitting_policy: FittingPolicy | None = None,
         sender: Sender | None = None,
         clock: Callable[[], datetime] = utc_now,
         reorder_window: timedelta = DEFAULT_REORDER_WINDOW,
+        public_url: str | None = None,
     ) -> None:
         self._adapters: dict[str, ChannelAdapter]
         if isinstance(adapters, Mapping):
@@ -110,17 +96,27 @@ class Router:
         else:
             self._adapters = {adapter.info.channel: adapter for adapter in adapters}
         self.host = host if host is not None else PluginHost()
-        self.failover = {channel: tuple(chain) for channel, chain in (failover or {}).items()}
+        self.policy = policy or RoutingPolicy()
         self.fitting_policy = fitting_policy or FittingPolicy()
         self.sender = sender
         self.clock = clock
-        self._message_handlers: list[MessageHandler] = []
-        self._status_handlers: list[StatusHandler] = []
-        self._seen_messages = _BoundedSet(_SEEN_LIMIT)
-        self._last_inbound: dict[tuple[str, str], datetime] = {}
-        self._scheduled: list[Envelope] = []
+        self.public_url = public_url.rstrip("/") if public_url else None
         self.statuses = StatusTracker(clock=clock, reorder_window=reorder_window)
-        self._check_failover()
+        self.windows = SessionWindows()
+        self.menus = NumberedMenus()
+        self.dispatcher = Dispatcher(
+            host=self.host,
+            statuses=self.statuses,
+            windows=self.windows,
+            menus=self.menus,
+            address_kind_of=self._address_kind_of,
+            adapter_name_of=lambda channel: self.adapter(channel).info.name,
+            clock=clock,
+            handler_timeout=self.policy.handler_timeout,
+        )
+        self._scheduled: list[tuple[datetime, int, Envelope]] = []
+        self._order = itertools.count()
+        self._check_policy()
 
     @classmethod
     def from_config(
@@ -153,20 +149,28 @@ class Router:
         return cls(
             adapters,
             host=plugin_host,
-            failover=config.failover,
+            policy=config.routing,
             sender=shared_sender,
             clock=clock,
             fitting_policy=fitting_policy,
+            public_url=config.public_url,
         )
 
-    def _check_failover(self) -> None:
-        for channel, chain in self.failover.items():
+    def _check_policy(self) -> None:
+        configured = ", ".join(sorted(self._adapters)) or "none"
+        for channel, chain in self.policy.failover.items():
             for step in (channel, *chain):
                 if step not in self._adapters:
                     raise ConfigurationError(
                         f"routing.failover.{channel} names channel {step!r}, which is not "
-                        f"configured; configured: {', '.join(sorted(self._adapters)) or 'none'}"
+                        f"configured; configured: {configured}"
                     )
+        private = self.policy.signpost_channel
+        if private is not None and private not in self._adapters:
+            raise ConfigurationError(
+                f"routing.signpost_channel names channel {private!r}, which is not "
+                f"configured; configured: {configured}"
+            )
 
     # -- introspection ------------------------------------------------------------------------
 
@@ -182,6 +186,10 @@ class Router:
         except KeyError:
             raise UnknownChannel(channel, self._adapters) from None
 
+    def _address_kind_of(self, channel: str) -> AddressKind | None:
+        adapter = self._adapters.get(channel)
+        return adapter.capabilities.address_kind if adapter is not None else None
+
     def status_of(self, envelope_id: str) -> DeliveryStatus | None:
         """The latest status of a sent envelope (of its first part, when it was split)."""
         return self.statuses.status_of(envelope_id)
@@ -193,14 +201,19 @@ class Router:
 
     # -- handlers -----------------------------------------------------------------------------
 
-    def on_message(self, handler: HandlerT) -> HandlerT:
-        """Register a handler (sync or async) for inbound messages; usable as a decorator."""
-        self._message_handlers.append(handler)
+    def on_message(self, handler: HandlerT, *, inline: bool = False) -> HandlerT:
+        """Register a handler (sync or async) for inbound messages; usable as a decorator.
+
+        A sync handler runs in a worker thread so it cannot stall the server; ``inline=True``
+        runs it on the event loop instead (for one that never blocks: printing, appending).
+        """
+        self.dispatcher.message_handlers.append((handler, inline))
         return handler
 
-    def on_status(self, handler: HandlerT) -> HandlerT:
-        """Register a handler (sync or async) for applied status updates; usable as a decorator."""
-        self._status_handlers.append(handler)
+    def on_status(self, handler: HandlerT, *, inline: bool = False) -> HandlerT:
+        """Register a handler (sync or async) for applied status updates (see
+        :meth:`on_message`)."""
+        self.dispatcher.status_handlers.append((handler, inline))
         return handler
 
     # -- sending ------------------------------------------------------------------------------
@@ -210,34 +223,31 @@ class Router:
 
         Raises :class:`~omnichannel.SendError` subclasses, :class:`~omnichannel.InvalidAddress`
         or :class:`~omnichannel.UnknownChannel`; all of them before any network call when the
-        problem is ours.
+        problem is ours. :class:`~omnichannel.OutcomeUnknown` means the message may exist: it
+        is never resent and the chain stops; settle it with :meth:`reconcile` or a status.
         """
         target = channel or envelope.channel
         if target == AUTO_CHANNEL:
             target = self._choose_channel(envelope)
-        if target != envelope.channel:
-            envelope = attrs.evolve(
-                envelope, channel=target, recipient=envelope.recipient.on(target)
-            )
+        envelope = self._move(envelope, target)
         if envelope.send_at is not None and envelope.send_at > self.clock():
-            self._scheduled.append(envelope)
-            self._scheduled.sort(key=lambda item: item.send_at or item.created_at)
+            heapq.heappush(self._scheduled, (envelope.send_at, next(self._order), envelope))
             return SendReceipt(
                 envelope_id=envelope.id,
                 channel=target,
                 adapter=self.adapter(target).info.name,
                 provider_ids=(),
                 status=DeliveryStatus.QUEUED,
+                conversation_id=envelope.conversation_id,
             )
         attempts: list[str] = []
-        chain = (target, *self.failover.get(target, ()))
+        chain = (target, *self.policy.failover.get(target, ()))
         for index, step in enumerate(chain):
-            step_envelope = envelope if step == target else self._moved(envelope, step)
             try:
-                receipt = await self._send_on(step_envelope)
+                receipt = await self._send_on(self._move(envelope, step))
             except SendError as error:
-                last = index == len(chain) - 1
-                if last or not self._fails_over(error):
+                if index == len(chain) - 1 or not self._fails_over(error):
+                    error.attempts = (*attempts, *error.attempts)
                     raise
                 attempts.append(f"{step}: {error.reason.value}: {error.message}")
                 logger.info("failing over from %s: %s", step, error)
@@ -248,34 +258,57 @@ class Router:
         raise AssertionError("unreachable: the chain always has at least one step")
 
     def _choose_channel(self, envelope: Envelope) -> str:
-        choice = self.host.choose_channel(envelope, self.channels)
+        reachable = [
+            channel
+            for channel in self.channels
+            if self._reaches(envelope, self._adapters[channel].capabilities)
+        ]
+        choice = self.host.choose_channel(envelope, reachable) if reachable else None
         if choice is None:
             raise UnknownChannel(AUTO_CHANNEL, self._adapters)
         return choice
 
     @staticmethod
+    def _reaches(envelope: Envelope, capabilities: Capabilities) -> bool:
+        try:
+            envelope.recipient.normalized(capabilities.address_kind)
+        except InvalidAddress:
+            return False
+        return True
+
+    def _move(self, envelope: Envelope, channel: str) -> Envelope:
+        """``envelope`` on ``channel``: the one way an envelope changes channel (an explicit
+        channel, failover, the signpost's private channel)."""
+        if channel == envelope.channel:
+            return envelope
+        target = self.adapter(channel).capabilities
+        source = self._adapters.get(envelope.channel)
+        kind = target.address_kind
+        if source is not None and source.capabilities.address_kind is not kind:
+            raise InvalidAddress(
+                envelope.recipient.value,
+                kind.value,
+                f"a {source.capabilities.address_kind.value} address on {envelope.channel} "
+                f"cannot be used on {channel}; address the {channel} envelope explicitly",
+                channel=channel,
+            )
+        moved = envelope.moved_to(channel)
+        return attrs.evolve(moved, recipient=moved.recipient.normalized(kind))
+
+    @staticmethod
     def _fails_over(error: SendError) -> bool:
+        if isinstance(error, OutcomeUnknown) or error.receipt is not None:
+            return False  # the message may exist, or part of it went out
         if isinstance(error, PolicyViolation):
             return error.reason is FailureReason.OUTSIDE_WINDOW
         return not error.retryable
 
-    def _moved(self, envelope: Envelope, channel: str) -> Envelope:
-        return attrs.evolve(
-            envelope,
-            channel=channel,
-            recipient=envelope.recipient.on(channel),
-            sender=None,
-            business_address=None,
-            thread=None,
-            in_reply_to=None,
-        )
-
-    async def _send_on(self, envelope: Envelope) -> SendReceipt:
+    async def _send_on(self, envelope: Envelope, *, signpost: bool = True) -> SendReceipt:
         adapter = self.adapter(envelope.channel)
         capabilities = adapter.capabilities
-        now = self.clock()
-        if envelope.expires_at is not None and envelope.expires_at <= now:
-            raise PolicyViolation(
+        if envelope.expires_at is not None and envelope.expires_at <= self.clock():
+            self.statuses.ended(envelope.id, DeliveryStatus.EXPIRED)
+            raise EnvelopeExpired(
                 f"envelope expired at {envelope.expires_at.isoformat()}; not sent",
                 channel=envelope.channel,
                 envelope_id=envelope.id,
@@ -287,24 +320,133 @@ class Router:
             Outbound(envelope=envelope, adapter=adapter.info.name, capabilities=capabilities)
         )
         envelope = outbound.envelope
+        if self._restricted_in_public(envelope):
+            if signpost and self.policy.restricted_public is RestrictedPublic.SIGNPOST:
+                return await self._signposted(envelope)
+            raise PolicyViolation(
+                "restricted content cannot be sent publicly; send it with visibility=PRIVATE "
+                "(a direct message) or on a private channel, or set "
+                'routing.restricted_public = "signpost"',
+                channel=envelope.channel,
+                envelope_id=envelope.id,
+            )
+        if envelope.visibility is Visibility.PUBLIC and not capabilities.public_posting:
+            raise PolicyViolation(
+                f"{envelope.channel} cannot post publicly; send it with visibility=PRIVATE",
+                channel=envelope.channel,
+                adapter=adapter.info.name,
+                envelope_id=envelope.id,
+            )
         self._check_session_window(envelope, adapter)
-        fitted = fit(envelope.content, capabilities, self.fitting_policy)
-        receipts = []
+        shape = capabilities.for_visibility(envelope.visibility)
+        fitted = fit(envelope.content, shape, self.fitting_policy)
+        if fitted.report.choices:
+            self.menus.remember(
+                envelope.channel,
+                self._business_of(envelope, adapter),
+                envelope.recipient.value,
+                fitted.report.choices,
+                self.clock(),
+            )
+        receipts: list[SendReceipt] = []
+        attempted_at = self.clock()
         for part in fitted.parts:
             part_envelope = (
                 envelope if part is envelope.content else attrs.evolve(envelope, content=part)
             )
-            receipts.append(await adapter.send(part_envelope))
+            if receipts and shape.reply_chain and receipts[-1].provider_id:
+                part_envelope = attrs.evolve(part_envelope, in_reply_to=receipts[-1].provider_id)
+            try:
+                receipts.append(await adapter.send(part_envelope))
+            except SendError as error:
+                self._record_failure(error, envelope, part_envelope, receipts, attempted_at)
+                raise
         provider_ids = tuple(pid for receipt in receipts for pid in receipt.provider_ids)
         receipt = attrs.evolve(receipts[0], provider_ids=provider_ids, fitting=fitted.report)
         self.statuses.sent(receipt)
         return receipt
 
+    def _record_failure(
+        self,
+        error: SendError,
+        envelope: Envelope,
+        part: Envelope,
+        sent: list[SendReceipt],
+        attempted_at: datetime,
+    ) -> None:
+        status = error.status
+        if isinstance(error, OutcomeUnknown):
+            error.envelope = part
+            error.attempted_at = attempted_at
+        if sent:
+            error.receipt = attrs.evolve(
+                sent[0],
+                provider_ids=tuple(pid for receipt in sent for pid in receipt.provider_ids),
+                status=status,
+            )
+            self.statuses.sent(error.receipt)
+        elif isinstance(error, OutcomeUnknown):
+            error.receipt = SendReceipt(
+                envelope_id=envelope.id,
+                channel=envelope.channel,
+                adapter=self.adapter(envelope.channel).info.name,
+                provider_ids=(),
+                status=DeliveryStatus.UNKNOWN,
+                conversation_id=envelope.conversation_id,
+            )
+        self.statuses.ended(envelope.id, status)
+
+    @staticmethod
+    def _restricted_in_public(envelope: Envelope) -> bool:
+        return (
+            envelope.sensitivity is Sensitivity.RESTRICTED
+            and envelope.visibility is Visibility.PUBLIC
+        )
+
+    async def _signposted(self, envelope: Envelope) -> SendReceipt:
+        """The signpost policy: the content goes privately, a short answer publicly."""
+        conversation = envelope.conversation_id or new_envelope_id()
+        capabilities = self.adapter(envelope.channel).capabilities
+        private = attrs.evolve(
+            envelope,
+            visibility=Visibility.PRIVATE,
+            thread=None,
+            in_reply_to=None,
+            conversation_id=conversation,
+        )
+        if capabilities.public is None:  # no private mode of its own: another channel
+            if self.policy.signpost_channel is None:
+                raise PolicyViolation(
+                    f"restricted content cannot be sent publicly and {envelope.channel} has no "
+                    "private mode; set routing.signpost_channel to a private channel",
+                    channel=envelope.channel,
+                    envelope_id=envelope.id,
+                )
+            private = self._move(private, self.policy.signpost_channel)
+        public = attrs.evolve(
+            envelope,
+            id=new_envelope_id(),
+            content=Content(text=self.policy.signpost_text),
+            sensitivity=Sensitivity.NORMAL,
+            conversation_id=conversation,
+        )
+        private_receipt = await self._send_on(private, signpost=False)
+        public_receipt = await self._send_on(public, signpost=False)
+        return attrs.evolve(
+            private_receipt, conversation_id=conversation, public_signpost=public_receipt
+        )
+
+    @staticmethod
+    def _business_of(envelope: Envelope, adapter: ChannelAdapter) -> str | None:
+        own = envelope.business_address or envelope.sender
+        return own.value if own is not None else adapter.business_address
+
     def _check_session_window(self, envelope: Envelope, adapter: ChannelAdapter) -> None:
         window = adapter.capabilities.session_window
         if window is None or envelope.content.template is not None:
             return
-        last = self._last_inbound.get((envelope.channel, envelope.recipient.value))
+        business = self._business_of(envelope, adapter)
+        last = self.windows.last(envelope.channel, business, envelope.recipient.value)
         if last is not None and self.clock() - last <= window:
             return
         since = f"since {last.isoformat()}" if last else "ever"
@@ -318,23 +460,50 @@ class Router:
         )
 
     def record_inbound(self, envelope: Envelope) -> None:
-        """Note that the customer wrote (opening the channel's session window from now)."""
-        if envelope.sender is not None:
-            key = (envelope.channel, envelope.sender.value)
-            self._last_inbound[key] = max(
-                envelope.created_at, self._last_inbound.get(key, envelope.created_at)
-            )
+        """Note that the customer wrote (opening the channel's session window from then)."""
+        self.dispatcher.record_inbound(envelope)
 
     async def reply(
-        self,
-        inbound: Envelope,
-        content: Any,
-        *,
-        channel: str | None = None,
-        **changes: Any,
+        self, inbound: Envelope, content: Content | str, *, channel: str | None = None
     ) -> SendReceipt:
-        """Answer ``inbound`` on the customer's channel, thread and business address."""
-        return await self.send(inbound.reply(content, channel=channel, **changes))
+        """Answer ``inbound`` on the customer's channel, thread and business address (build
+        the answer with :meth:`Envelope.reply` for more control)."""
+        return await self.send(inbound.reply(content, channel=channel))
+
+    async def reconcile(
+        self, envelope: Envelope, *, attempted_at: datetime | None = None
+    ) -> SendReceipt | None:
+        """Settle an ambiguous send: ask the provider whether ``envelope`` created a message.
+
+        Pass the envelope of the :class:`~omnichannel.OutcomeUnknown` (``error.envelope``) and
+        its ``error.attempted_at``. Returns the receipt of the message found (its status now
+        tracked), or None when the provider shows none: sending it again is then safe. Raises
+        :class:`~omnichannel.UnsupportedFeature` when the adapter cannot look messages up.
+        """
+        adapter = self.adapter(envelope.channel)
+        if not adapter.capabilities.reconcile:
+            raise UnsupportedFeature(
+                f"{adapter.info.name} cannot look messages up; settle the outcome by its status "
+                "callbacks or in the provider's console",
+                channel=envelope.channel,
+                adapter=adapter.info.name,
+                envelope_id=envelope.id,
+            )
+        found = await adapter.reconcile(envelope, attempted_at=attempted_at or envelope.created_at)
+        if found is None:
+            self.statuses.forget(envelope.id)
+            return None
+        receipt = SendReceipt(
+            envelope_id=envelope.id,
+            channel=envelope.channel,
+            adapter=adapter.info.name,
+            provider_ids=(found.provider_id,),
+            status=found.status,
+            conversation_id=envelope.conversation_id,
+            raw=found.raw,
+        )
+        self.statuses.sent(receipt)
+        return receipt
 
     async def send_due(self) -> list[SendReceipt]:
         """Send the scheduled envelopes whose ``send_at`` has come (``omni listen`` calls this).
@@ -343,10 +512,9 @@ class Router:
         if the process stops first.
         """
         now = self.clock()
-        due = [item for item in self._scheduled if item.send_at is None or item.send_at <= now]
-        self._scheduled = [item for item in self._scheduled if item not in due]
         receipts = []
-        for envelope in due:
+        while self._scheduled and self._scheduled[0][0] <= now:
+            _, _, envelope = heapq.heappop(self._scheduled)
             try:
                 receipts.append(await self.send(attrs.evolve(envelope, send_at=None)))
             except SendError:
@@ -355,8 +523,8 @@ class Router:
 
     @property
     def scheduled(self) -> list[Envelope]:
-        """Envelopes waiting for their ``send_at`` time."""
-        return list(self._scheduled)
+        """Envelopes waiting for their ``send_at`` time, soonest first."""
+        return [envelope for _, _, envelope in sorted(self._scheduled)]
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -364,44 +532,47 @@ class Router:
         """Verify, parse and dispatch one provider request; return the answer to give it.
 
         A bad signature answers 403 and a malformed body 400, and neither reaches a handler.
-        A handler that raises makes the answer 500 so the provider retries, and the message is
-        not marked as seen.
+        A handler that raises or runs out of time makes the answer 500 so the provider retries;
+        the retry runs only the handlers that did not complete.
         """
-        try:
-            adapter = self.adapter(channel)
-        except UnknownChannel as error:
-            return WebhookResponse.text(error.message, status_code=404)
+        adapter = self._adapters.get(channel)
+        if adapter is None:
+            return WebhookResponse.text("no such channel", status_code=404)
         try:
             result = await adapter.handle_webhook(request)
         except WebhookError as error:
             logger.warning("refused %s webhook (%d): %s", channel, error.status_code, error)
             return WebhookResponse.for_error(error)
         try:
-            for message in result.messages:
-                await self._dispatch_message(message)
-            for status in result.statuses:
-                await self._dispatch_status(status)
+            await self.receive(result.messages, result.statuses)
+        except HandlerFailed:
+            return WebhookResponse.text("handler error", status_code=500)
         except Exception:
-            logger.exception(
-                "a %s webhook handler raised; answering 500 so the provider retries", channel
-            )
+            logger.exception("a %s webhook's inbound hooks raised; answering 500", channel)
             return WebhookResponse.text("handler error", status_code=500)
         return result.response
 
-    async def _dispatch_message(self, message: Envelope) -> None:
-        key = (message.channel, message.provider_id or message.id)
-        if key in self._seen_messages:
-            logger.debug("dropping duplicate %s message %s", *key)
-            return
-        self.record_inbound(message)
-        self.host.message_received(message)
-        for handler in self._message_handlers:
-            await _call(handler, message)
-        self._seen_messages.add(key)
+    async def receive(
+        self, messages: Sequence[Envelope] = (), statuses: Sequence[StatusUpdate] = ()
+    ) -> None:
+        """Take verified inbound events (from a webhook or a poller): claim, hook, handle.
 
-    async def _dispatch_status(self, update: StatusUpdate) -> None:
-        for applied in self.statuses.receive(update):
-            await self._tell_status(applied)
+        Raises :class:`~omnichannel.dispatch.HandlerFailed` when a handler failed: the events
+        whose handlers all completed are done; the others are taken again when they come back.
+        """
+        failed: HandlerFailed | None = None
+        for message in messages:
+            try:
+                await self.dispatcher.message(message)
+            except HandlerFailed as error:
+                failed = failed or error
+        for update in statuses:
+            try:
+                await self.dispatcher.status(update)
+            except HandlerFailed as error:
+                failed = failed or error
+        if failed is not None:
+            raise failed
 
     async def release_held_statuses(self) -> None:
         """Pass on status updates that waited ``reorder_window`` for a missing predecessor.
@@ -409,15 +580,14 @@ class Router:
         ``omni listen`` calls this periodically; an application serving the webhook app itself
         should too.
         """
-        for applied in self.statuses.release_held():
-            await self._tell_status(applied)
-
-    async def _tell_status(self, update: StatusUpdate) -> None:
-        self.host.status_received(update)
-        for handler in self._status_handlers:
-            await _call(handler, update)
+        await self.dispatcher.released()
 
     # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every adapter (open long-lived connections); ``async with`` calls it."""
+        for adapter in self._adapters.values():
+            await adapter.start()
 
     async def aclose(self) -> None:
         """Close every adapter and the shared sender."""
@@ -427,6 +597,7 @@ class Router:
             await self.sender.aclose()
 
     async def __aenter__(self) -> Router:
+        await self.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -10,6 +10,7 @@ returns.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
@@ -18,12 +19,16 @@ import attrs
 
 from omnichannel.adapter import SendReceipt
 from omnichannel.events import DeliveryStatus, StatusOutcome, StatusUpdate, apply_status
+from omnichannel.mappings import BoundedDict
 
 __all__ = ["DEFAULT_REORDER_WINDOW", "StatusAnomaly", "StatusTracker"]
 
 logger = logging.getLogger("omnichannel.tracking")
 
 DEFAULT_REORDER_WINDOW: Final = timedelta(seconds=30)
+DEFAULT_LIMIT: Final = 100_000
+"""Messages tracked at once; the oldest are forgotten beyond it (the store keeps them all)."""
+ANOMALY_LIMIT: Final = 1_000
 
 _Key = tuple[str, str]  # (channel, provider id)
 
@@ -49,29 +54,48 @@ class StatusTracker:
         *,
         clock: Callable[[], datetime],
         reorder_window: timedelta = DEFAULT_REORDER_WINDOW,
+        limit: int = DEFAULT_LIMIT,
     ) -> None:
         self.clock = clock
         self.reorder_window = reorder_window
-        self.anomalies: list[StatusAnomaly] = []
-        self._statuses: dict[_Key, DeliveryStatus] = {}
-        self._envelope_of: dict[_Key, str] = {}
-        self._provider_ids_of: dict[str, tuple[str, tuple[str, ...]]] = {}
-        self._next_sequence: dict[_Key, int] = {}
+        self._anomalies: deque[StatusAnomaly] = deque(maxlen=ANOMALY_LIMIT)
+        self._statuses: BoundedDict[_Key, DeliveryStatus] = BoundedDict(limit)
+        self._envelope_of: BoundedDict[_Key, str] = BoundedDict(limit)
+        self._provider_ids_of: BoundedDict[str, tuple[str, tuple[str, ...]]] = BoundedDict(limit)
+        # Envelopes whose send ended without a provider id: UNKNOWN, EXPIRED, FAILED.
+        self._outcomes: BoundedDict[str, DeliveryStatus] = BoundedDict(limit)
+        self._next_sequence: BoundedDict[_Key, int] = BoundedDict(limit)
         self._held: dict[_Key, dict[int, tuple[StatusUpdate, datetime]]] = {}
+
+    @property
+    def anomalies(self) -> list[StatusAnomaly]:
+        """The most recent contradicting updates (kept, not applied)."""
+        return list(self._anomalies)
 
     def sent(self, receipt: SendReceipt) -> None:
         """Remember a send: its provider ids belong to the receipt's envelope."""
+        self._outcomes.pop(receipt.envelope_id, None)
         self._provider_ids_of[receipt.envelope_id] = (receipt.channel, receipt.provider_ids)
         for provider_id in receipt.provider_ids:
             key = (receipt.channel, provider_id)
             self._envelope_of[key] = receipt.envelope_id
-            self._statuses.setdefault(key, receipt.status)
+            if key not in self._statuses or self._statuses[key] is DeliveryStatus.UNKNOWN:
+                self._statuses[key] = receipt.status
+
+    def ended(self, envelope_id: str, status: DeliveryStatus) -> None:
+        """Remember a send that ended without a provider id (UNKNOWN, EXPIRED, FAILED)."""
+        if envelope_id not in self._provider_ids_of:
+            self._outcomes[envelope_id] = status
+
+    def forget(self, envelope_id: str) -> None:
+        """Drop what is known of an envelope that never reached the provider."""
+        self._outcomes.pop(envelope_id, None)
 
     def status_of(self, envelope_id: str) -> DeliveryStatus | None:
         """The latest status of a sent envelope (of its first part, when it was split)."""
         sent = self._provider_ids_of.get(envelope_id)
         if not sent or not sent[1]:
-            return None
+            return self._outcomes.get(envelope_id)
         channel, provider_ids = sent
         return self._statuses.get((channel, provider_ids[0]))
 
@@ -116,8 +140,12 @@ class StatusTracker:
         if envelope_id is not None:
             if update.envelope_id is None:
                 update = attrs.evolve(update, envelope_id=envelope_id)
-            self._envelope_of.setdefault(key, envelope_id)
-            self._provider_ids_of.setdefault(envelope_id, (update.channel, (update.provider_id,)))
+            if key not in self._envelope_of:
+                self._envelope_of[key] = envelope_id
+            if envelope_id not in self._provider_ids_of:
+                # An UNKNOWN send settled by its first status: the message exists after all.
+                self._outcomes.pop(envelope_id, None)
+                self._provider_ids_of[envelope_id] = (update.channel, (update.provider_id,))
         current = self._statuses.get(key)
         transition = apply_status(current, update.status)
         if transition.outcome is StatusOutcome.STALE:
@@ -130,7 +158,7 @@ class StatusTracker:
                 update.provider_id,
                 current,
             )
-            self.anomalies.append(StatusAnomaly(update=update, current=current))
+            self._anomalies.append(StatusAnomaly(update=update, current=current))
             return None
         self._statuses[key] = transition.status
         return update

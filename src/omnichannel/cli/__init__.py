@@ -2,7 +2,8 @@
 
 A command's module is imported only when that command runs, so ``omni --help`` stays fast.
 Every :class:`~omnichannel.OmnichannelError` becomes one line on stderr without a traceback.
-Exit codes: 0 done, 1 delivery or provider failure, 2 usage or configuration error.
+Exit codes: 0 done, 1 delivery or provider failure (an unknown outcome included), 2 usage or
+configuration error.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class LazyGroup(click.Group):
     def _plugin_command(name: str) -> click.Command | None:
         from omnichannel.plugins import PluginHost
 
-        for command in PluginHost.from_entry_points().cli_commands():
+        for command in PluginHost.from_entry_points().cli_commands(reserved=BUILTIN_COMMANDS):
             if command.name == name:
                 return command
         return None

@@ -16,15 +16,54 @@ _CAPABILITY_ROWS: tuple[tuple[str, str], ...] = (
     ("split_long_text", "splits long text"),
     ("formats", "formats"),
     ("subject", "subject"),
+    ("weighted_length", "weighted length"),
     ("media", "media"),
     ("templates", "templates"),
+    ("interactive", "menus"),
     ("session_window_seconds", "session window"),
     ("threading", "threading"),
     ("public_posting", "public posting"),
+    ("public", "public shape"),
+    ("reconcile", "looks up unknown sends"),
     ("calls", "calls"),
     ("statuses", "statuses reported"),
     ("inbound", "inbound"),
+    ("webhook_body_limit", "webhook body limit"),
 )
+
+
+def _media_cell(value: Mapping[str, Any]) -> str:
+    types = ", ".join(value["content_types"])
+    size = f", {value['max_bytes'] // 1024} KiB each" if value["max_bytes"] else ""
+    ways = (("by URL", value["links"]), ("uploaded", value["uploads"]))
+    how = [way for way, allowed in ways if allowed]
+    return f"{value['max_items']} x ({types}){size}; {' and '.join(how)}"
+
+
+def _templates_cell(value: Mapping[str, Any]) -> str:
+    header = [kind for kind in ("text", "media") if value[f"header_{kind}"]]
+    parameters = [kind for kind in ("positional", "named") if value[f"{kind}_parameters"]]
+    parts = [
+        f"header: {'/'.join(header) or 'none'}",
+        f"parameters: {'/'.join(parameters) or 'none'}",
+        f"buttons: {', '.join(value['button_kinds']) or 'none'}",
+    ]
+    return "; ".join(parts)
+
+
+def _menus_cell(value: Mapping[str, Any]) -> str:
+    kinds = []
+    if value["buttons"]:
+        kinds.append(f"{value['max_buttons']} buttons ({value['max_button_title']} chars)")
+    if value["lists"]:
+        kinds.append(f"lists of {value['max_rows']} rows")
+    return ", ".join(kinds) or "-"
+
+
+def _public_cell(value: Mapping[str, Any]) -> str:
+    unit = "weighted characters" if value["weighted_length"] else "characters"
+    chain = ", reply chains" if value["reply_chain"] else ""
+    return f"{value['max_text_length']} {unit}{chain}"
 
 
 def _cell(key: str, value: Any) -> str:
@@ -33,9 +72,17 @@ def _cell(key: str, value: Any) -> str:
     if value is True:
         return "yes"
     if key == "media":
-        types = ", ".join(value["content_types"])
-        size = f", {value['max_bytes'] // 1024} KiB each" if value["max_bytes"] else ""
-        return f"{value['max_items']} x ({types}){size}"
+        return _media_cell(value)
+    if key == "templates":
+        return _templates_cell(value)
+    if key == "interactive":
+        return _menus_cell(value)
+    if key == "public":
+        return _public_cell(value)
+    if key == "weighted_length":
+        return f"URLs {value['url_weight']}, wide characters {value['default_weight']}"
+    if key == "webhook_body_limit":
+        return f"{value // 1024} KiB"
     if key == "session_window_seconds":
         return f"{value // 3600} h" if value % 3600 == 0 else f"{value} s"
     if isinstance(value, list):

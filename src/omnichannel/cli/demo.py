@@ -84,7 +84,7 @@ def demo(timeout: float, step_delay: float, out_of_order: bool, as_json: bool) -
         sandbox = build_sandbox(config, host, context)
         async with Router.from_config(config, host=host) as router:
             attach_printers(router, as_json)
-            router.on_status(statuses.append)
+            router.on_status(statuses.append, inline=True)
             servers = [
                 uvicorn.Server(uvicorn.Config(sandbox, log_level="warning", lifespan="off")),
                 uvicorn.Server(

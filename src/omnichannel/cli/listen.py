@@ -1,4 +1,5 @@
-"""``omni listen``: serve the webhook app and print every message and status as it arrives."""
+"""``omni listen``: serve the webhook app, poll the pull channels, and print every message and
+status as it arrives."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import uvicorn
 from omnichannel.cli._shared import config_option, json_option, load, print_line
 from omnichannel.envelope import Envelope
 from omnichannel.events import StatusUpdate
+from omnichannel.polling import Poller
 from omnichannel.router import Router
 from omnichannel.web import WebhookApp
 
@@ -49,8 +51,8 @@ def attach_printers(router: Router, as_json: bool) -> None:
         else:
             click.echo(render_status(update))
 
-    router.on_message(on_message)
-    router.on_status(on_status)
+    router.on_message(on_message, inline=True)
+    router.on_status(on_status, inline=True)
 
 
 async def run_scheduler(router: Router) -> None:
@@ -107,6 +109,9 @@ def listen(
                 )
             async with anyio.create_task_group() as group:
                 group.start_soon(run_scheduler, router)
+                poller = Poller(router)
+                if poller.channels:
+                    group.start_soon(poller.run)
                 await serve(app, sock)
                 group.cancel_scope.cancel()
 

@@ -20,13 +20,17 @@ def plugin() -> None:
 @plugin.command("commands")
 def commands() -> None:
     """List the extra commands installed plugins add to omni."""
+    from omnichannel.cli import BUILTIN_COMMANDS
     from omnichannel.plugins import PluginHost
 
-    found = PluginHost.from_entry_points().cli_commands()
+    host = PluginHost.from_entry_points()
+    found = host.cli_commands(reserved=BUILTIN_COMMANDS)
     if not found:
         click.echo("no plugin adds commands")
     for command in found:
         click.echo(f"{command.name}: {command.get_short_help_str()}")
+    for failure in host.load_failures:
+        click.echo(f"FAILED  {failure}", err=True)
 
 
 def _checked(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -6,9 +6,11 @@ import anyio
 import click
 
 from omnichannel.adapter import SendReceipt
+from omnichannel.cli import exit_code_for
 from omnichannel.cli._shared import config_option, json_option, load, print_json
 from omnichannel.config import Config
-from omnichannel.envelope import Address, Content, Envelope, Media
+from omnichannel.content import Content, Media
+from omnichannel.envelope import Address, Envelope
 from omnichannel.errors import ConfigurationError, SendError, UnknownChannel
 from omnichannel.plugins import PluginHost
 from omnichannel.router import Router
@@ -29,6 +31,23 @@ def require_channel(config: Config, host: PluginHost, channel: str) -> None:
     raise UnknownChannel(channel, installed)
 
 
+def failure_report(envelope: Envelope, error: SendError) -> dict[str, object]:
+    """The ``--json`` object of a send that did not go out, or whose outcome is unknown."""
+    partial = error.receipt
+    return {
+        "envelope_id": envelope.id,
+        "channel": error.channel or envelope.channel,
+        "adapter": error.adapter,
+        "provider_id": partial.provider_id if partial else None,
+        "provider_ids": list(partial.provider_ids) if partial else [],
+        "status": error.status.value,
+        "error": str(error),
+        "reason": error.reason.value,
+        "retryable": error.retryable,
+        "attempts": list(error.attempts),
+    }
+
+
 def render_receipt(receipt: SendReceipt) -> str:
     """The human form of a receipt, with its fitting report."""
     lines = [
@@ -43,6 +62,12 @@ def render_receipt(receipt: SendReceipt) -> str:
     if report.encoding:
         lines.append(f"  {report.segments} segment(s), {report.encoding}")
     lines.extend(f"  fitting: {note}" for note in report.notes)
+    if receipt.public_signpost is not None:
+        signpost = receipt.public_signpost
+        lines.append(
+            f"  public signpost on {signpost.channel}: provider id "
+            f"{', '.join(signpost.provider_ids) or '-'} ({signpost.status.value})"
+        )
     return "\n".join(lines)
 
 
@@ -80,18 +105,8 @@ def send(
         receipt = anyio.run(run)
     except SendError as error:
         if as_json:
-            print_json(
-                {
-                    "envelope_id": envelope.id,
-                    "channel": channel,
-                    "provider_id": None,
-                    "status": "failed",
-                    "error": str(error),
-                    "reason": error.reason.value,
-                    "retryable": error.retryable,
-                }
-            )
-            raise SystemExit(1) from None
+            print_json(failure_report(envelope, error))
+            raise SystemExit(exit_code_for(error)) from None
         raise
     if as_json:
         print_json(receipt.to_dict())

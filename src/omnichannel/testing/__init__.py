@@ -6,7 +6,7 @@ any project that installs omnichannel:
 * :class:`FakeAdapter`: an adapter whose ``send`` calls a plain function, for application tests
   that need neither HTTP mocks nor a plugin;
 * builders: :func:`make_envelope`, :func:`make_inbound`, :func:`make_status`,
-  :func:`webhook_request`;
+  :func:`make_response` (a provider answer), :func:`webhook_request`;
 * fixtures: ``plugin_host`` (built-ins only; register what the test needs), ``fake_adapter``,
   ``router``, and ``anyio_backend`` (asyncio);
 * :class:`~omnichannel.testing.contract.AdapterContract`: the conformance suite a plugin
@@ -15,7 +15,13 @@ any project that installs omnichannel:
 
 from __future__ import annotations
 
-from omnichannel.testing.builders import make_envelope, make_inbound, make_status, webhook_request
+from omnichannel.testing.builders import (
+    make_envelope,
+    make_inbound,
+    make_response,
+    make_status,
+    webhook_request,
+)
 from omnichannel.testing.contract import AdapterContract
 from omnichannel.testing.fake import FakeAdapter, FakeSettings
 
@@ -25,6 +31,7 @@ __all__ = [
     "FakeSettings",
     "make_envelope",
     "make_inbound",
+    "make_response",
     "make_status",
     "webhook_request",
 ]

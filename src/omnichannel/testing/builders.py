@@ -9,10 +9,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from omnichannel.adapter import WebhookRequest
-from omnichannel.envelope import Address, Content, Direction, Envelope
+from omnichannel.content import Content
+from omnichannel.envelope import Address, Direction, Envelope
 from omnichannel.events import DeliveryStatus, StatusUpdate
+from omnichannel.http import ProviderResponse
 
-__all__ = ["make_envelope", "make_inbound", "make_status", "webhook_request"]
+__all__ = ["make_envelope", "make_inbound", "make_response", "make_status", "webhook_request"]
 
 
 def make_envelope(
@@ -81,3 +83,23 @@ def webhook_request(
         body = json.dumps(json_body).encode()
         all_headers.setdefault("Content-Type", "application/json")
     return WebhookRequest(method=method, url=url, headers=all_headers, body=body or b"")
+
+
+def make_response(
+    status: int = 200,
+    *,
+    json_body: object = None,
+    text: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProviderResponse:
+    """A provider answer, as an adapter's ``parse_send_response`` and ``error_for_response``
+    receive it: a JSON body, a text body, or none."""
+    all_headers = dict(headers or {})
+    body = b""
+    if json_body is not None:
+        body = json.dumps(json_body).encode()
+        all_headers.setdefault("Content-Type", "application/json")
+    elif text is not None:
+        body = text.encode()
+        all_headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+    return ProviderResponse(status_code=status, headers=all_headers, body=body)

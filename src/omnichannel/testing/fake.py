@@ -21,6 +21,7 @@ import attrs
 
 from omnichannel.adapter import (
     AdapterInfo,
+    PollResult,
     SendReceipt,
     SentMessage,
     WebhookRequest,
@@ -29,8 +30,9 @@ from omnichannel.adapter import (
 )
 from omnichannel.capabilities import Capabilities, MediaRules
 from omnichannel.config import Secret, secret
-from omnichannel.envelope import Address, AddressKind, Direction, Envelope, TextFormat
-from omnichannel.errors import WebhookParseError, WebhookVerificationError
+from omnichannel.content import TextFormat
+from omnichannel.envelope import Address, AddressKind, Direction, Envelope
+from omnichannel.errors import UnsupportedFeature, WebhookParseError, WebhookVerificationError
 from omnichannel.events import DeliveryStatus, StatusUpdate
 from omnichannel.signing import sign_body, verify_body
 
@@ -40,6 +42,8 @@ SIGNATURE_HEADER = "X-Fake-Signature"
 
 SendResult = SentMessage | str | None
 SendHandler = Callable[[Envelope], SendResult | Awaitable[SendResult]]
+PollHandler = Callable[[str | None], PollResult | Awaitable[PollResult]]
+ReconcileHandler = Callable[[Envelope], SentMessage | None]
 
 
 @attrs.frozen(kw_only=True)
@@ -70,8 +74,10 @@ class FakeAdapter:
     """An adapter whose ``send`` calls ``handler(envelope)`` (sync or async).
 
     The handler may return None (a provider id is made up), a provider id, a
-    :class:`~omnichannel.SentMessage`, or raise a :class:`~omnichannel.SendError` to simulate a
-    failure. Every envelope sent is kept in :attr:`sent`.
+    :class:`~omnichannel.plugin.SentMessage`, or raise a :class:`~omnichannel.SendError` to
+    simulate a failure. Every envelope sent is kept in :attr:`sent`. ``poll`` and
+    ``reconcile`` give the adapter those seams too (declare them in ``capabilities``: an
+    inbound mode of ``poll``, ``reconcile=True``).
     """
 
     settings_class = FakeSettings
@@ -83,6 +89,9 @@ class FakeAdapter:
         channel: str = "fake",
         capabilities: Capabilities = DEFAULT_CAPABILITIES,
         settings: FakeSettings | None = None,
+        business_address: str | None = None,
+        poll: PollHandler | None = None,
+        reconcile: ReconcileHandler | None = None,
     ) -> None:
         self.info: AdapterInfo = AdapterInfo(
             name=f"{channel}.fake", channel=channel, provider="fake"
@@ -90,9 +99,35 @@ class FakeAdapter:
         self.capabilities: Capabilities = capabilities
         self.settings = settings or FakeSettings(webhook_secret=Secret("fake-webhook-secret"))
         self.handler = handler
+        self.business_address = business_address
+        self.poll_handler = poll
+        self.reconcile_handler = reconcile
         self.sent: list[Envelope] = []
+        self.polls: list[str | None] = []
+        self.started = False
         self.closed = False
         self._ids = itertools.count(1)
+
+    async def start(self) -> None:
+        """Mark the adapter started."""
+        self.started = True
+
+    async def poll(self, cursor: str | None) -> PollResult:
+        """Call the poll handler with ``cursor``."""
+        self.polls.append(cursor)
+        if self.poll_handler is None:
+            raise UnsupportedFeature(f"{self.info.name} does not poll", adapter=self.info.name)
+        result: Any = self.poll_handler(cursor)
+        if inspect.isawaitable(result):
+            result = await result
+        polled: PollResult = result
+        return polled
+
+    async def reconcile(self, envelope: Envelope, *, attempted_at: datetime) -> SentMessage | None:
+        """Call the reconcile handler with ``envelope``."""
+        if self.reconcile_handler is None:
+            raise UnsupportedFeature(f"{self.info.name} cannot reconcile", adapter=self.info.name)
+        return self.reconcile_handler(envelope)
 
     async def send(self, envelope: Envelope) -> SendReceipt:
         """Call the handler and build a receipt."""
@@ -109,6 +144,7 @@ class FakeAdapter:
             adapter=self.info.name,
             provider_ids=(sent.provider_id,),
             status=sent.status,
+            conversation_id=envelope.conversation_id,
             raw=sent.raw,
         )
 
