@@ -16,7 +16,8 @@ from typing import Any
 
 from _harness import gather_rate
 
-from omnichannel import AdapterContext, Address, Envelope, PluginHost, Router, Sender
+from omnichannel import Address, Envelope, PluginHost, Router
+from omnichannel.plugin import AdapterContext, Sender
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
@@ -29,7 +30,7 @@ Variant = Callable[[str, int, int], Awaitable[float]]
 async def sms_adapter(url: str, count: int, concurrency: int) -> float:
     from omnichannel_sms import TwilioSmsAdapter, TwilioSmsSettings
 
-    from omnichannel import build_settings
+    from omnichannel.plugin import build_settings
 
     settings = build_settings(
         TwilioSmsSettings,

@@ -25,16 +25,14 @@ import attrs
 import httpx
 from _harness import gather_rate, local_server
 
-from omnichannel import (
+from omnichannel import Address, DeliveryStatus, Envelope, PluginHost, Router
+from omnichannel.plugin import (
     AdapterContext,
     AdapterInfo,
-    Address,
     BaseAdapter,
     Capabilities,
-    DeliveryStatus,
-    Envelope,
-    PluginHost,
-    Router,
+    ProviderRequest,
+    ProviderResponse,
     Sender,
     SentMessage,
     setting,
@@ -58,21 +56,21 @@ class BenchFormAdapter(BaseAdapter[BenchSettings]):
 
     def __init__(self, settings: BenchSettings, context: AdapterContext) -> None:
         super().__init__(settings, context)
-        # What a well-written adapter does: parse the endpoint and build the headers once.
-        self.endpoint = httpx.URL(f"{settings.base_url}/Messages.json")
-        self.headers = httpx.Headers(
-            {**self.auth_headers, "Content-Type": "application/x-www-form-urlencoded"}
+        # What a well-written adapter does: build the endpoint and the headers once.
+        self.endpoint = f"{settings.base_url}/Messages.json"
+        self.headers = self.auth_headers.merged(
+            {"Content-Type": "application/x-www-form-urlencoded"}
         )
 
     def build_auth_headers(self) -> dict[str, str]:
         return {"Authorization": "Basic YWNjb3VudDp0b2tlbg=="}
 
-    def build_send_request(self, envelope: Envelope) -> httpx.Request:
+    def build_send_request(self, envelope: Envelope) -> ProviderRequest:
         form = {**FORM, "To": envelope.recipient.value, "Body": envelope.content.text}
         body = urlencode(form).encode()
-        return httpx.Request("POST", self.endpoint, headers=self.headers, content=body)
+        return ProviderRequest(method="POST", url=self.endpoint, headers=self.headers, body=body)
 
-    def parse_send_response(self, envelope: Envelope, response: httpx.Response) -> SentMessage:
+    def parse_send_response(self, envelope: Envelope, response: ProviderResponse) -> SentMessage:
         return SentMessage(provider_id=response.json()["sid"], status=DeliveryStatus.QUEUED)
 
 
@@ -99,16 +97,13 @@ async def httpx_async_client(url: str, count: int, concurrency: int) -> float:
 async def prebuilt_request_on_transport(url: str, count: int, concurrency: int) -> float:
     """The floor under the router: one prebuilt request sent again and again through the
     Sender's default transport, with no adapter, no router and no request building."""
-    from httpx_aiohttp import AiohttpTransport
+    from omnichannel.transports import AiohttpTransport
 
     transport = AiohttpTransport()
-    request = httpx.Request("POST", f"{url}/Messages.json", data=FORM)
-    request.extensions["timeout"] = httpx.Timeout(10.0).as_dict()
+    request = ProviderRequest.form("POST", f"{url}/Messages.json", FORM.items())
 
     async def one() -> None:
-        response = await transport.handle_async_request(request)
-        await response.aread()
-        await response.aclose()
+        await transport.send(request, 10.0)
 
     try:
         return await gather_rate(count, concurrency, one)

@@ -23,7 +23,8 @@ from typing import Any
 
 import attrs
 
-from omnichannel import AdapterContext, PluginHost, Router, WebhookRequest, build_settings
+from omnichannel import PluginHost, Router, WebhookRequest
+from omnichannel.plugin import AdapterContext, build_settings
 from omnichannel.sandbox import simulator_classes
 from omnichannel.testing import FakeAdapter
 

@@ -15,7 +15,8 @@ import re
 import anyio
 import uvicorn
 
-from omnichannel import Config, Envelope, Router, Sender, StatusUpdate, load_config
+from omnichannel import Config, Envelope, Router, StatusUpdate, load_config
+from omnichannel.plugin import Sender
 from omnichannel.web import WebhookApp
 
 CALL_ME = re.compile(r"\b(call|phone|ring)\s+me\b", re.IGNORECASE)

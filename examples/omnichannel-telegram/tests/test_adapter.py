@@ -14,7 +14,6 @@ import respx
 from omnichannel_telegram import TelegramBotAdapter, TelegramBotSettings
 
 from omnichannel import (
-    AdapterContext,
     ConfigurationError,
     DeliveryStatus,
     FailureReason,
@@ -22,13 +21,11 @@ from omnichannel import (
     PluginHost,
     ProviderError,
     RateLimited,
-    RetryPolicy,
     Router,
-    Sender,
     SendError,
     TransportError,
-    build_settings,
 )
+from omnichannel.plugin import AdapterContext, RetryPolicy, Sender, build_settings
 from omnichannel.testing import make_envelope
 
 pytestmark = pytest.mark.anyio

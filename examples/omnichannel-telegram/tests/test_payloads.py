@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from omnichannel_telegram import payloads
 
@@ -22,7 +21,7 @@ from omnichannel import (
     UnsupportedFeature,
     Visibility,
 )
-from omnichannel.testing import make_envelope
+from omnichannel.testing import make_envelope, make_response
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -143,7 +142,7 @@ def test_documented_errors_map_to_typed_errors(
     name: str, error: type[SendError], reason: FailureReason
 ) -> None:
     body = sample(name)
-    mapped = payloads.error_for_response(httpx.Response(body["error_code"], json=body))
+    mapped = payloads.error_for_response(make_response(body["error_code"], json_body=body))
     assert type(mapped) is error
     assert mapped.reason is reason
     assert mapped.provider_code == str(body["error_code"])
@@ -152,28 +151,28 @@ def test_documented_errors_map_to_typed_errors(
 
 def test_flood_control_reads_retry_after_from_the_parameters() -> None:
     body = sample("error_429_too_many_requests.json")
-    mapped = payloads.error_for_response(httpx.Response(429, json=body))
+    mapped = payloads.error_for_response(make_response(429, json_body=body))
     assert isinstance(mapped, RateLimited)
     assert mapped.retry_after == 5
     assert mapped.retryable
 
 
 def test_a_429_without_parameters_falls_back_to_the_retry_after_header() -> None:
-    mapped = payloads.error_for_response(httpx.Response(429, headers={"Retry-After": "9"}))
+    mapped = payloads.error_for_response(make_response(429, headers={"Retry-After": "9"}))
     assert isinstance(mapped, RateLimited)
     assert mapped.retry_after == 9
 
 
 def test_a_migrated_group_names_its_new_chat_id() -> None:
     mapped = payloads.error_for_response(
-        httpx.Response(400, json=sample("error_400_migrated.json"))
+        make_response(400, json_body=sample("error_400_migrated.json"))
     )
     assert "-1001234567890" in str(mapped)
 
 
 def test_too_long_text_is_content_too_long() -> None:
     body = {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}
-    assert type(payloads.error_for_response(httpx.Response(400, json=body))) is ContentTooLong
+    assert type(payloads.error_for_response(make_response(400, json_body=body))) is ContentTooLong
 
 
 def test_other_errors_are_provider_errors_with_the_code() -> None:
@@ -182,7 +181,7 @@ def test_other_errors_are_provider_errors_with_the_code() -> None:
         "error_code": 400,
         "description": "Bad Request: message to be replied not found",
     }
-    mapped = payloads.error_for_response(httpx.Response(400, json=body))
+    mapped = payloads.error_for_response(make_response(400, json_body=body))
     assert type(mapped) is ProviderError
     assert mapped.reason is FailureReason.PROVIDER_ERROR
     assert not mapped.retryable
@@ -191,7 +190,7 @@ def test_other_errors_are_provider_errors_with_the_code() -> None:
 
 
 def test_a_server_error_without_json_is_retryable() -> None:
-    mapped = payloads.error_for_response(httpx.Response(502, text="<html>Bad Gateway</html>"))
+    mapped = payloads.error_for_response(make_response(502, text="<html>Bad Gateway</html>"))
     assert type(mapped) is ProviderError
     assert mapped.retryable
     assert mapped.provider_code == "502"

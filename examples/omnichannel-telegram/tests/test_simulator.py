@@ -11,17 +11,14 @@ from omnichannel_telegram import TelegramBotAdapter, TelegramBotSettings, Telegr
 from omnichannel_telegram.simulator import BLOCKED_CHAT, FLOODED_CHAT, UNKNOWN_CHAT
 
 from omnichannel import (
-    AdapterContext,
     ContentTooLong,
     DeliveryStatus,
     FailureReason,
     InvalidRecipient,
     ProviderError,
     RateLimited,
-    RetryPolicy,
-    Sender,
-    build_settings,
 )
+from omnichannel.plugin import AdapterContext, RetryPolicy, Sender, build_settings
 from omnichannel.sandbox import Sandbox, SimulatorContext
 from omnichannel.testing import make_envelope
 

@@ -12,7 +12,6 @@ from omnichannel_telegram import TelegramBotAdapter, TelegramBotSettings
 from omnichannel_telegram.webhooks import SECRET_HEADER, update_request
 
 from omnichannel import (
-    AdapterContext,
     Direction,
     Envelope,
     PluginHost,
@@ -21,8 +20,8 @@ from omnichannel import (
     WebhookParseError,
     WebhookRequest,
     WebhookVerificationError,
-    build_settings,
 )
+from omnichannel.plugin import AdapterContext, build_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -12,20 +12,17 @@ import httpx
 import pytest
 import respx
 from omnichannel import (
-    AdapterContext,
     ConfigurationError,
     DeliveryStatus,
     InvalidRecipient,
     PluginHost,
     ProviderError,
     RateLimited,
-    RetryPolicy,
     Router,
-    Sender,
     UnsupportedFeature,
     Visibility,
-    build_settings,
 )
+from omnichannel.plugin import AdapterContext, RetryPolicy, Sender, build_settings
 from omnichannel.testing import make_envelope
 
 from omnichannel_{{name}} import (

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from omnichannel import (
     ContentRejected,
@@ -20,7 +19,7 @@ from omnichannel import (
     UnsupportedFeature,
     Visibility,
 )
-from omnichannel.testing import make_envelope
+from omnichannel.testing import make_envelope, make_response
 
 from omnichannel_{{name}} import payloads
 
@@ -135,7 +134,7 @@ def test_error_codes_map_to_typed_errors(
     reason: FailureReason,
     retryable: bool,
 ) -> None:
-    mapped = payloads.error_for_response(httpx.Response(status_code, json=body))
+    mapped = payloads.error_for_response(make_response(status_code, json_body=body))
     assert type(mapped) is error
     assert mapped.reason is reason
     assert mapped.retryable is retryable
@@ -143,8 +142,8 @@ def test_error_codes_map_to_typed_errors(
 
 
 def test_a_rate_limit_reads_retry_after() -> None:
-    response = httpx.Response(
-        429, headers={"Retry-After": "7"}, json=sample("error_429_rate_limited.json")
+    response = make_response(
+        429, headers={"Retry-After": "7"}, json_body=sample("error_429_rate_limited.json")
     )
     mapped = payloads.error_for_response(response)
     assert isinstance(mapped, RateLimited)
@@ -154,12 +153,12 @@ def test_a_rate_limit_reads_retry_after() -> None:
 
 
 def test_a_429_without_an_error_body_is_still_a_rate_limit() -> None:
-    mapped = payloads.error_for_response(httpx.Response(429, text="slow down"))
+    mapped = payloads.error_for_response(make_response(429, text="slow down"))
     assert isinstance(mapped, RateLimited)
 
 
 def test_an_unknown_error_code_falls_back_to_the_http_status_and_keeps_the_code() -> None:
-    response = httpx.Response(502, json={"error": {"code": "mystery", "message": "upstream"}})
+    response = make_response(502, json_body={"error": {"code": "mystery", "message": "upstream"}})
     mapped = payloads.error_for_response(response)
     assert type(mapped) is ProviderError
     assert mapped.retryable

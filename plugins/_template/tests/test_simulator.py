@@ -8,16 +8,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from omnichannel import (
-    AdapterContext,
-    DeliveryStatus,
-    InvalidRecipient,
-    RateLimited,
-    RetryPolicy,
-    Sender,
-    WebhookRequest,
-    build_settings,
-)
+from omnichannel import DeliveryStatus, InvalidRecipient, RateLimited, WebhookRequest
+from omnichannel.plugin import AdapterContext, RetryPolicy, Sender, build_settings
 from omnichannel.sandbox import Sandbox, SimulatorContext
 from omnichannel.testing import make_envelope
 

@@ -10,15 +10,14 @@ from typing import Any
 import attrs
 import pytest
 from omnichannel import (
-    AdapterContext,
     DeliveryStatus,
     Direction,
     FailureReason,
     WebhookParseError,
     WebhookRequest,
     WebhookVerificationError,
-    build_settings,
 )
+from omnichannel.plugin import AdapterContext, build_settings
 
 from omnichannel_{{name}} import (
     {{Provider}}{{Channel}}Adapter,

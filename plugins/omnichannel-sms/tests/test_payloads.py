@@ -107,7 +107,8 @@ def test_the_send_request_is_a_form_post_with_the_auth_header() -> None:
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert request.headers["Authorization"] == VECTOR_AUTHORIZATION
     assert request.headers["Accept"] == "application/json"
-    assert request.content == VECTOR_BODY
+    assert request.body == VECTOR_BODY
+    assert not request.idempotent
 
 
 def test_form_body_matches_httpx_own_encoding_of_a_mapping_with_lists() -> None:

@@ -19,21 +19,18 @@ from omnichannel_sms import TwilioSmsAdapter, TwilioSmsSettings, TwilioSmsSimula
 from omnichannel_sms.webhooks import verify_request
 
 from omnichannel import (
-    AdapterContext,
     Address,
     DeliveryStatus,
     Envelope,
     FailureReason,
     InvalidRecipient,
     PluginHost,
-    RetryPolicy,
     Router,
-    Sender,
     StatusUpdate,
     WebhookRequest,
-    build_settings,
 )
 from omnichannel.http import basic_auth
+from omnichannel.plugin import AdapterContext, RetryPolicy, Sender, build_settings
 from omnichannel.sandbox import Sandbox, SimulatorContext
 from omnichannel.web import WebhookApp
 

@@ -29,7 +29,6 @@ from omnichannel_sms.webhooks import (
 )
 
 from omnichannel import (
-    AdapterContext,
     DeliveryStatus,
     Direction,
     Envelope,
@@ -40,8 +39,8 @@ from omnichannel import (
     WebhookParseError,
     WebhookRequest,
     WebhookVerificationError,
-    build_settings,
 )
+from omnichannel.plugin import AdapterContext, build_settings
 
 PAYLOADS = Path(__file__).parent / "payloads"
 NOW = datetime(2026, 11, 3, 18, 20, 31, tzinfo=UTC)

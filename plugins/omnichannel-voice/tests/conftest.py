@@ -14,8 +14,9 @@ import pytest
 import respx
 from omnichannel_voice import TwilioVoiceAdapter, TwilioVoiceSettings
 
-from omnichannel import AdapterContext, Router, build_settings
+from omnichannel import Router
 from omnichannel.http import RetryPolicy, Sender
+from omnichannel.plugin import AdapterContext, build_settings
 from omnichannel.plugins import PluginHost
 
 PAYLOADS = Path(__file__).parent / "payloads"

@@ -15,7 +15,6 @@ import respx
 from omnichannel_voice import TwilioVoiceAdapter, TwilioVoiceSimulator
 
 from omnichannel import (
-    AdapterContext,
     Address,
     ContentTooLong,
     DeliveryStatus,
@@ -31,6 +30,7 @@ from omnichannel import (
 )
 from omnichannel.errors import InvalidRecipient
 from omnichannel.http import RetryPolicy, Sender
+from omnichannel.plugin import AdapterContext
 from omnichannel.plugins import PluginHost
 from omnichannel.sandbox import Sandbox, SimulatorContext
 from omnichannel.web import WebhookApp

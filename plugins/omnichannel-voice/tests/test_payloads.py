@@ -11,12 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from omnichannel_voice import payloads
 
-from omnichannel import (
-    DeliveryStatus,
-    FailureReason,
-    ProviderError,
-    RateLimited,
-)
+from omnichannel import DeliveryStatus, FailureReason, ProviderError, RateLimited
 from omnichannel.errors import InvalidRecipient
 
 AGENT = "+14155550123"
@@ -113,7 +108,7 @@ def test_create_call_request_posts_the_form_to_the_accounts_calls_resource(
     assert str(request.url) == vector["url"]
     assert request.headers["Content-Type"] == vector["content_type"]
     assert request.headers["Authorization"] == auth["expected_authorization"]
-    assert request.content.decode() == vector["body"]
+    assert request.body.decode() == vector["body"]
 
 
 def test_without_a_status_callback_no_events_are_subscribed() -> None:

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from omnichannel_voice import TwilioVoiceSettings
 
-from omnichannel import ConfigurationError, Secret, build_settings
+from omnichannel import ConfigurationError, Secret
 from omnichannel.config import describe_settings
+from omnichannel.plugin import build_settings
 
 
 def test_defaults_and_normalised_numbers(make_settings: Callable[..., TwilioVoiceSettings]) -> None:

@@ -18,9 +18,9 @@ from omnichannel import (
     Secret,
     WebhookParseError,
     WebhookRequest,
-    WebhookResult,
     WebhookVerificationError,
 )
+from omnichannel.plugin import WebhookResult
 
 pytestmark = pytest.mark.anyio
 

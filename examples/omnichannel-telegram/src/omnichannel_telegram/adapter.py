@@ -15,23 +15,25 @@ import json
 import secrets
 from typing import Final
 
-import httpx
-
 from omnichannel import (
-    AdapterInfo,
     AddressKind,
-    BaseAdapter,
-    Capabilities,
     DeliveryStatus,
     Envelope,
-    InboundMode,
     ProviderError,
     SendError,
-    SentMessage,
     TextFormat,
     UnsupportedFeature,
     WebhookRequest,
     WebhookResponse,
+)
+from omnichannel.plugin import (
+    AdapterInfo,
+    BaseAdapter,
+    Capabilities,
+    InboundMode,
+    ProviderRequest,
+    ProviderResponse,
+    SentMessage,
     WebhookResult,
 )
 from omnichannel_telegram import payloads, webhooks
@@ -65,16 +67,16 @@ class TelegramBotAdapter(BaseAdapter[TelegramBotSettings]):
     capabilities = CAPABILITIES
     settings_class = TelegramBotSettings
 
-    def build_send_request(self, envelope: Envelope) -> httpx.Request:
+    def build_send_request(self, envelope: Envelope) -> ProviderRequest:
         """``POST {base_url}/bot<token>/sendMessage`` with :func:`payloads.send_body`."""
         token = self.settings.bot_token.reveal()
-        return httpx.Request(
+        return ProviderRequest.json(
             "POST",
             f"{self.settings.base_url}/bot{token}/sendMessage",
-            json=payloads.send_body(envelope),
+            payloads.send_body(envelope),
         )
 
-    def parse_send_response(self, envelope: Envelope, response: httpx.Response) -> SentMessage:
+    def parse_send_response(self, envelope: Envelope, response: ProviderResponse) -> SentMessage:
         """The sent Message's provider id (``"<chat id>:<message id>"``)."""
         try:
             data: object = response.json()
@@ -82,7 +84,7 @@ class TelegramBotAdapter(BaseAdapter[TelegramBotSettings]):
             raise ProviderError("Telegram answered sendMessage with a non-JSON body") from None
         return payloads.sent_message(data)
 
-    def error_for_response(self, response: httpx.Response) -> SendError:
+    def error_for_response(self, response: ProviderResponse) -> SendError:
         """The Bot API's ``error_code`` and ``description``, mapped by table."""
         return payloads.error_for_response(response)
 

@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
-import httpx
 
 from omnichannel import (
     ContentRejected,
@@ -36,11 +35,10 @@ from omnichannel import (
     ProviderError,
     RateLimited,
     SendError,
-    SentMessage,
     UnsupportedFeature,
     Visibility,
 )
-from omnichannel.http import retry_after_seconds
+from omnichannel.plugin import ProviderResponse, SentMessage, retry_after_seconds
 
 __all__ = [
     "ADAPTER_NAME",
@@ -227,7 +225,7 @@ DESCRIPTION_RULES: Final = (
 """Bot API errors told apart by their description; the first match wins."""
 
 
-def _error_parts(response: httpx.Response) -> tuple[int, str, Mapping[str, Any]]:
+def _error_parts(response: ProviderResponse) -> tuple[int, str, Mapping[str, Any]]:
     try:
         data: object = response.json()
     except ValueError:
@@ -244,7 +242,7 @@ def _error_parts(response: httpx.Response) -> tuple[int, str, Mapping[str, Any]]
     )
 
 
-def error_for_response(response: httpx.Response) -> SendError:
+def error_for_response(response: ProviderResponse) -> SendError:
     """The typed error for a Bot API error answer. Never mentions the URL (it holds the token)."""
     code, description, parameters = _error_parts(response)
     details: dict[str, Any] = {

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from omnichannel import ConfigurationError, Secret, secret, setting
+from omnichannel import ConfigurationError, Secret
+from omnichannel.plugin import secret, setting
 
 __all__ = ["DEFAULT_BASE_URL", "TelegramBotSettings"]
 

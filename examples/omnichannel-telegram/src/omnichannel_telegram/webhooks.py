@@ -25,9 +25,9 @@ from omnichannel import (
     WebhookParseError,
     WebhookRequest,
     WebhookResponse,
-    WebhookResult,
     WebhookVerificationError,
 )
+from omnichannel.plugin import WebhookResult
 from omnichannel.signing import constant_time_equal
 from omnichannel_telegram.payloads import provider_id
 

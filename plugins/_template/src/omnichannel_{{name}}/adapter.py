@@ -11,24 +11,27 @@ import uuid
 from collections.abc import Mapping
 from typing import Final
 
-import httpx
 from omnichannel import (
-    AdapterInfo,
     AddressKind,
-    BaseAdapter,
-    Capabilities,
     DeliveryStatus,
     Envelope,
-    InboundMode,
     ProviderError,
     SendError,
-    SentMessage,
     TextFormat,
     WebhookRequest,
     WebhookResponse,
-    WebhookResult,
 )
-from omnichannel.http import bearer_auth
+from omnichannel.plugin import (
+    AdapterInfo,
+    BaseAdapter,
+    Capabilities,
+    InboundMode,
+    ProviderRequest,
+    ProviderResponse,
+    SentMessage,
+    WebhookResult,
+    bearer_auth,
+)
 
 from omnichannel_{{name}} import payloads, webhooks
 from omnichannel_{{name}}.settings import {{Provider}}{{Channel}}Settings
@@ -68,16 +71,16 @@ class {{Provider}}{{Channel}}Adapter(BaseAdapter[{{Provider}}{{Channel}}Settings
         """The bearer token, computed once."""
         return {"Authorization": bearer_auth(self.settings.api_token.reveal())}
 
-    def build_send_request(self, envelope: Envelope) -> httpx.Request:
+    def build_send_request(self, envelope: Envelope) -> ProviderRequest:
         """``POST {base_url}/messages`` with the JSON body of :func:`payloads.send_body`."""
-        return httpx.Request(
+        return ProviderRequest.json(
             "POST",
             f"{self.settings.base_url}/messages",
+            payloads.send_body(envelope, sender=self.settings.from_),
             headers=self.auth_headers,
-            json=payloads.send_body(envelope, sender=self.settings.from_),
         )
 
-    def parse_send_response(self, envelope: Envelope, response: httpx.Response) -> SentMessage:
+    def parse_send_response(self, envelope: Envelope, response: ProviderResponse) -> SentMessage:
         """The message id and initial status of a ``201`` answer."""
         try:
             data: object = response.json()
@@ -87,7 +90,7 @@ class {{Provider}}{{Channel}}Adapter(BaseAdapter[{{Provider}}{{Channel}}Settings
             ) from None
         return payloads.sent_message(data)
 
-    def error_for_response(self, response: httpx.Response) -> SendError:
+    def error_for_response(self, response: ProviderResponse) -> SendError:
         """{{Provider}}'s error codes first, then the HTTP status."""
         return payloads.error_for_response(response)
 

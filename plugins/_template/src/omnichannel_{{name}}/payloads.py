@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
-import httpx
 from omnichannel import (
     ContentRejected,
     DeliveryStatus,
@@ -28,11 +27,15 @@ from omnichannel import (
     ProviderError,
     RateLimited,
     SendError,
-    SentMessage,
     UnsupportedFeature,
     Visibility,
 )
-from omnichannel.http import default_error_for_response, retry_after_seconds
+from omnichannel.plugin import (
+    ProviderResponse,
+    SentMessage,
+    default_error_for_response,
+    retry_after_seconds,
+)
 
 __all__ = [
     "ADAPTER_NAME",
@@ -153,7 +156,7 @@ def error_fields(data: object) -> tuple[str | None, str | None]:
     )
 
 
-def error_for_response(response: httpx.Response) -> SendError:
+def error_for_response(response: ProviderResponse) -> SendError:
     """The typed error for a non-2xx answer: by error code first, then by HTTP status."""
     try:
         data: object = response.json()

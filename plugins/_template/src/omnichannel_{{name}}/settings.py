@@ -10,7 +10,8 @@ from typing import Final
 from urllib.parse import urlsplit
 
 import attrs
-from omnichannel import ConfigurationError, Secret, secret, setting
+from omnichannel import ConfigurationError, Secret
+from omnichannel.plugin import secret, setting
 
 __all__ = ["DEFAULT_BASE_URL", "{{Provider}}{{Channel}}Settings"]
 

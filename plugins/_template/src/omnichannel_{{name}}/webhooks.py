@@ -30,9 +30,9 @@ from omnichannel import (
     WebhookParseError,
     WebhookRequest,
     WebhookResponse,
-    WebhookResult,
     WebhookVerificationError,
 )
+from omnichannel.plugin import WebhookResult
 from omnichannel.signing import sign_body, verify_body
 
 from omnichannel_{{name}}.payloads import ERROR_CODES, STATUSES, error_fields

@@ -13,26 +13,29 @@ import json
 from collections.abc import Mapping
 from typing import Final
 
-import httpx
-
 from omnichannel import (
-    AdapterContext,
-    AdapterInfo,
     AddressKind,
-    BaseAdapter,
-    Capabilities,
     DeliveryStatus,
     Envelope,
-    InboundMode,
-    MediaRules,
     ProviderError,
     SendError,
-    SentMessage,
     WebhookRequest,
     WebhookResponse,
-    WebhookResult,
 )
-from omnichannel.http import basic_auth, retry_after_seconds
+from omnichannel.plugin import (
+    AdapterContext,
+    AdapterInfo,
+    BaseAdapter,
+    Capabilities,
+    InboundMode,
+    MediaRules,
+    ProviderRequest,
+    ProviderResponse,
+    SentMessage,
+    WebhookResult,
+    basic_auth,
+    retry_after_seconds,
+)
 from omnichannel_sms.payloads import (
     envelope_form,
     error_for,
@@ -92,9 +95,14 @@ class TwilioSmsAdapter(BaseAdapter[TwilioSmsSettings]):
 
     def __init__(self, settings: TwilioSmsSettings, context: AdapterContext | None = None) -> None:
         super().__init__(settings, context)
-        # Parsed once: building an httpx.URL is a third of the cost of building a request.
-        self.messages_url = httpx.URL(messages_url(settings.base_url, settings.account_sid))
+        # Built once per adapter, not per send.
+        self.messages_url = messages_url(settings.base_url, settings.account_sid)
         self.request_headers = request_headers(self.auth_headers)
+
+    @property
+    def business_address(self) -> str | None:
+        """The configured sender number (None with a Messaging Service: Twilio picks)."""
+        return self.settings.from_
 
     def build_auth_headers(self) -> Mapping[str, str]:
         """Basic auth: the API key when one is set, else the Account SID and Auth Token."""
@@ -105,7 +113,7 @@ class TwilioSmsAdapter(BaseAdapter[TwilioSmsSettings]):
             }
         return {"Authorization": basic_auth(settings.account_sid, settings.auth_token.reveal())}
 
-    def build_send_request(self, envelope: Envelope) -> httpx.Request:
+    def build_send_request(self, envelope: Envelope) -> ProviderRequest:
         """The create-message request for ``envelope``."""
         webhook_url = self.webhook_url
         pairs = envelope_form(
@@ -118,10 +126,10 @@ class TwilioSmsAdapter(BaseAdapter[TwilioSmsSettings]):
         )
         return send_request(self.messages_url, pairs, self.request_headers)
 
-    def parse_send_response(self, envelope: Envelope, response: httpx.Response) -> SentMessage:
+    def parse_send_response(self, envelope: Envelope, response: ProviderResponse) -> SentMessage:
         """The message SID and initial status from Twilio's ``201`` answer."""
         try:
-            data = json.loads(response.content)
+            data = json.loads(response.body)
         except (UnicodeDecodeError, ValueError):
             data = None
         sid = data.get("sid") if isinstance(data, dict) else None
@@ -135,11 +143,11 @@ class TwilioSmsAdapter(BaseAdapter[TwilioSmsSettings]):
             )
         return SentMessage(provider_id=sid, status=sent_status(data.get("status")), raw=data)
 
-    def error_for_response(self, response: httpx.Response) -> SendError:
+    def error_for_response(self, response: ProviderResponse) -> SendError:
         """A typed error from Twilio's error code, else from the HTTP status."""
         return error_for(
             response.status_code,
-            parse_error(response.content),
+            parse_error(response.body),
             retry_after_seconds(response.headers),
         )
 

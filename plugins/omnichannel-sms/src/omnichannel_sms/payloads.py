@@ -21,7 +21,6 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 import attrs
-import httpx
 
 from omnichannel import (
     ContentRejected,
@@ -36,6 +35,7 @@ from omnichannel import (
     UnsupportedFeature,
     Visibility,
 )
+from omnichannel.plugin import ProviderRequest, SecretHeaders
 
 __all__ = [
     "API_VERSION",
@@ -207,7 +207,8 @@ def envelope_form(
         body=envelope.content.plain_text,
         from_=own.value if own is not None else from_,
         messaging_service_sid=messaging_service_sid,
-        media_urls=[item.url for item in envelope.content.media],
+        # Fitting sent media Twilio cannot fetch (bytes) as an error, so each item has a URL.
+        media_urls=[item.url for item in envelope.content.media if item.url is not None],
         status_callback=status_callback,
         validity_period=validity_period(envelope.expires_at, now) if now else None,
         options=envelope.options_for(adapter_name),
@@ -215,28 +216,25 @@ def envelope_form(
 
 
 def form_body(pairs: Sequence[tuple[str, str]]) -> bytes:
-    """``pairs`` form-encoded exactly as httpx encodes ``data=`` (``+`` arrives as ``%2B``).
-
-    Encoded here rather than through ``httpx.Request(data=...)``: httpx takes only a mapping
-    there (a list of pairs is deprecated and sent as raw content), and pairs keep every
-    repeated ``MediaUrl`` in order.
-    """
+    """``pairs`` form-encoded in order, every repeated ``MediaUrl`` kept (``+`` arrives as
+    ``%2B``, as Twilio's own clients send it)."""
     return urlencode(list(pairs)).encode("utf-8")
 
 
-def request_headers(auth_headers: Mapping[str, str]) -> httpx.Headers:
+def request_headers(auth_headers: Mapping[str, str]) -> SecretHeaders:
     """The headers of every create-message request: auth, JSON answers, a form body."""
-    return httpx.Headers(
+    return SecretHeaders(
         {**auth_headers, "Accept": "application/json", "Content-Type": FORM_CONTENT_TYPE}
     )
 
 
 def send_request(
-    url: httpx.URL | str, pairs: Sequence[tuple[str, str]], headers: Mapping[str, str]
-) -> httpx.Request:
-    """The ``httpx.Request`` that creates a message: a form POST with ``headers``
-    (:func:`request_headers`)."""
-    return httpx.Request("POST", url, headers=headers, content=form_body(pairs))
+    url: str, pairs: Sequence[tuple[str, str]], headers: Mapping[str, str]
+) -> ProviderRequest:
+    """The request that creates a message: a form POST with ``headers``
+    (:func:`request_headers`). Not idempotent: Twilio's Messages resource takes no
+    idempotency key, so a lost answer is never resent."""
+    return ProviderRequest(method="POST", url=url, headers=headers, body=form_body(pairs))
 
 
 # --- Statuses -----------------------------------------------------------------------------------
@@ -456,7 +454,7 @@ def error_for(status_code: int, error: TwilioError, retry_after: float | None) -
         )
     if status_code >= 500:
         return ProviderError(
-            f"Twilio failed ({which}: {said}); safe to retry",
+            f"Twilio failed ({which}: {said})",
             reason=FailureReason.PROVIDER_ERROR,
             retryable=True,
             retry_after=retry_after,

@@ -13,7 +13,8 @@ from typing import Final
 
 import attrs
 
-from omnichannel import ConfigurationError, Secret, secret, setting
+from omnichannel import ConfigurationError, Secret
+from omnichannel.plugin import secret, setting
 
 __all__ = ["DEFAULT_BASE_URL", "TwilioSmsSettings"]
 

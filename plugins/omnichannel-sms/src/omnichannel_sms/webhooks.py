@@ -36,8 +36,8 @@ from omnichannel import (
     WebhookParseError,
     WebhookRequest,
     WebhookResponse,
-    WebhookResult,
 )
+from omnichannel.plugin import WebhookResult
 from omnichannel.signing import sign_url_params, verify_url_params_request
 from omnichannel_sms.payloads import (
     API_VERSION,

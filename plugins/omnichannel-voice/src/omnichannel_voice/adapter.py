@@ -14,30 +14,32 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
 
-import httpx
-
 from omnichannel import (
-    AdapterInfo,
     AddressKind,
-    BaseAdapter,
-    Capabilities,
     ContentRejected,
     ContentTooLong,
     DeliveryStatus,
     Envelope,
-    InboundMode,
     InvalidAddress,
     InvalidEnvelope,
     ProviderError,
     SendError,
-    SentMessage,
     TextFormat,
     UnsupportedFeature,
     WebhookRequest,
     WebhookResponse,
-    WebhookResult,
 )
-from omnichannel.http import basic_auth
+from omnichannel.plugin import (
+    AdapterInfo,
+    BaseAdapter,
+    Capabilities,
+    InboundMode,
+    ProviderRequest,
+    ProviderResponse,
+    SentMessage,
+    WebhookResult,
+    basic_auth,
+)
 from omnichannel_voice import payloads, webhooks
 from omnichannel_voice.settings import TwilioVoiceSettings
 
@@ -87,6 +89,11 @@ class TwilioVoiceAdapter(BaseAdapter[TwilioVoiceSettings]):
     settings_class: ClassVar[type[Any]] = TwilioVoiceSettings
 
     # -- sending ------------------------------------------------------------------------------
+
+    @property
+    def business_address(self) -> str | None:
+        """The number calls come from."""
+        return self.settings.from_
 
     def build_auth_headers(self) -> Mapping[str, str]:
         """HTTP Basic auth with the Account SID and Auth Token, computed once."""
@@ -149,7 +156,7 @@ class TwilioVoiceAdapter(BaseAdapter[TwilioVoiceSettings]):
         except TypeError as exc:
             raise InvalidEnvelope(f'provider_options["{self.info.name}"]: {exc}') from None
 
-    def build_send_request(self, envelope: Envelope) -> httpx.Request:
+    def build_send_request(self, envelope: Envelope) -> ProviderRequest:
         """The create-call request for ``envelope`` (pure: no I/O)."""
         if envelope.send_at is not None and envelope.send_at > self.now():
             raise UnsupportedFeature(
@@ -173,7 +180,7 @@ class TwilioVoiceAdapter(BaseAdapter[TwilioVoiceSettings]):
             self.settings.base_url, self.settings.account_sid, form, self.auth_headers
         )
 
-    def parse_send_response(self, envelope: Envelope, response: httpx.Response) -> SentMessage:
+    def parse_send_response(self, envelope: Envelope, response: ProviderResponse) -> SentMessage:
         """The call's ``CA...`` sid from the 201 answer; the call starts as INITIATED."""
         try:
             body: object = response.json()
@@ -187,9 +194,9 @@ class TwilioVoiceAdapter(BaseAdapter[TwilioVoiceSettings]):
             )
         return SentMessage(provider_id=sid, status=DeliveryStatus.INITIATED, raw=body)
 
-    def error_for_response(self, response: httpx.Response) -> SendError:
+    def error_for_response(self, response: ProviderResponse) -> SendError:
         """Twilio's error code (legacy or RFC 9457 body) mapped by :data:`payloads.ERROR_CODES`."""
-        return payloads.error_for_response(response.status_code, response.headers, response.content)
+        return payloads.error_for_response(response.status_code, response.headers, response.body)
 
     # -- webhooks -----------------------------------------------------------------------------
 

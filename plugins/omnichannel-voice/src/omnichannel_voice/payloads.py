@@ -14,11 +14,10 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 import attrs
-import httpx
 
 from omnichannel import DeliveryStatus, FailureReason, ProviderError, RateLimited, SendError
 from omnichannel.errors import InvalidRecipient
-from omnichannel.http import retry_after_seconds
+from omnichannel.plugin import ProviderRequest, SecretHeaders, retry_after_seconds
 
 __all__ = [
     "API_VERSION",
@@ -171,18 +170,15 @@ def create_call_request(
     account_sid: str,
     form: Iterable[tuple[str, str]],
     headers: Mapping[str, str],
-) -> httpx.Request:
+) -> ProviderRequest:
     """``POST {base_url}/2010-04-01/Accounts/{account_sid}/Calls.json`` with ``form`` encoded
-    as httpx encodes forms (``+`` as ``%2B``, spaces as ``+``, repeated names kept)."""
-    return httpx.Request(
+    in order (``+`` as ``%2B``, spaces as ``+``, repeated names kept). Not idempotent: a
+    lost answer may follow a placed call, so it is never resent."""
+    return ProviderRequest.form(
         "POST",
         f"{base_url.rstrip('/')}{calls_path(account_sid)}",
-        headers={
-            **headers,
-            "Accept": "application/json",
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
-        content=urlencode(list(form)).encode("ascii"),
+        form,
+        headers=SecretHeaders({**headers, "Accept": "application/json"}),
     )
 
 
@@ -303,9 +299,7 @@ def read_error(body: bytes) -> tuple[int | None, str | None]:
     return code, str(text)[:_MAX_PROVIDER_TEXT] if text else None
 
 
-def error_for_response(
-    status_code: int, headers: Mapping[str, str] | httpx.Headers, body: bytes
-) -> SendError:
+def error_for_response(status_code: int, headers: Mapping[str, str], body: bytes) -> SendError:
     """The typed error for a non-2xx Twilio answer: by error code first, then by HTTP status."""
     code, text = read_error(body)
     said = f": {text}" if text else ""

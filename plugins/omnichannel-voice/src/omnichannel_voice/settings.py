@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from omnichannel import AddressKind, ConfigurationError, InvalidAddress, Secret, secret, setting
+from omnichannel import AddressKind, ConfigurationError, InvalidAddress, Secret
+from omnichannel.plugin import secret, setting
 
 __all__ = ["TwilioVoiceSettings"]
 
