@@ -102,3 +102,41 @@ def test_no_file_means_an_empty_configuration(
 def test_a_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_the_routing_table_becomes_the_routing_policy() -> None:
+    from omnichannel import RestrictedPublic, Template
+
+    config = parse_config(
+        {
+            "routing": {
+                "failover": {"whatsapp": ["sms"]},
+                "restricted_public": "signpost",
+                "signpost_text": "Check your DMs.",
+                "handler_timeout": 5,
+                "window_templates": {"whatsapp": {"name": "follow_up", "language": "en_US"}},
+            }
+        }
+    )
+    policy = config.routing
+    assert policy.failover == {"whatsapp": ("sms",)}
+    assert policy.restricted_public is RestrictedPublic.SIGNPOST
+    assert policy.signpost_text == "Check your DMs."
+    assert policy.handler_timeout == 5
+    assert policy.window_templates == {"whatsapp": Template(name="follow_up", language="en_US")}
+
+
+@pytest.mark.parametrize(
+    ("routing", "message"),
+    [
+        ({"restricted_public": "shout"}, "must be one of: refuse, signpost"),
+        ({"handler_timeout": "soon"}, "routing.handler_timeout has the wrong type"),
+        ({"handler_timeout": 0}, "handler_timeout must be a positive"),
+        ({"fail_over": {}}, "unknown [routing] setting(s) fail_over"),
+        ({"window_templates": {"whatsapp": {"language": "en"}}}, "must be a template name"),
+    ],
+)
+def test_a_wrong_routing_table_is_one_clear_error(routing: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        parse_config({"routing": routing})
+    assert message in str(caught.value)

@@ -27,6 +27,7 @@ from omnichannel import (
     Router,
     RoutingPolicy,
     Sensitivity,
+    StatusUpdate,
     Template,
     UnknownChannel,
     UnsupportedFeature,
@@ -574,3 +575,57 @@ async def test_the_router_starts_its_adapters_when_entered() -> None:
     async with _router(adapter):
         assert adapter.started
     assert adapter.closed
+
+
+async def test_outside_the_window_the_configured_template_goes_instead_of_free_text() -> None:
+    adapter = FakeAdapter(channel="whatsapp", capabilities=WINDOWED)
+    router = _router(
+        adapter, window_templates={"whatsapp": {"name": "follow_up", "language": "en"}}
+    )
+    receipt = await router.send(make_envelope(channel="whatsapp", to="+16505551234", text="hi"))
+    (sent,) = adapter.sent
+    assert sent.content.template == Template(name="follow_up", language="en")
+    assert sent.content.fallback_text == "hi"
+    assert receipt.fitting.template_used == "follow_up"
+    assert "session window" in receipt.fitting.notes[0]
+
+
+def _late_window_failure(provider_id: str, envelope_id: str) -> StatusUpdate:
+    return StatusUpdate(
+        channel="whatsapp",
+        provider_id=provider_id,
+        envelope_id=envelope_id,
+        status="failed",
+        reason="outside_window",
+        provider_code="131047",
+        timestamp=datetime(2026, 11, 3, 18, 5, tzinfo=UTC),
+    )
+
+
+async def test_a_late_outside_window_failure_resends_the_configured_template() -> None:
+    ids = iter(["wamid.1", "wamid.2"])
+    adapter = FakeAdapter(lambda envelope: next(ids), channel="whatsapp", capabilities=WINDOWED)
+    router = _router(adapter, window_templates={"whatsapp": "follow_up"})
+    router.record_inbound(make_inbound(channel="whatsapp", sender="+16505551234"))
+    envelope = make_envelope(channel="whatsapp", to="+16505551234", text="your order")
+    await router.send(envelope)
+    await router.receive(statuses=[_late_window_failure("wamid.1", envelope.id)])
+    first, retry = adapter.sent
+    assert first.content.template is None
+    assert retry.id == envelope.id
+    assert retry.content.template == Template(name="follow_up")
+    assert retry.content.fallback_text == "your order"
+    await router.receive(statuses=[_late_window_failure("wamid.1", envelope.id)])
+    assert len(adapter.sent) == 2  # the duplicate callback changes nothing
+
+
+async def test_a_late_outside_window_failure_fails_over_without_a_template() -> None:
+    whatsapp = FakeAdapter(lambda envelope: "wamid.1", channel="whatsapp", capabilities=WINDOWED)
+    sms = FakeAdapter(lambda envelope: "SM1", channel="sms", capabilities=PHONE)
+    router = _router(whatsapp, sms, failover={"whatsapp": ["sms"]})
+    router.record_inbound(make_inbound(channel="whatsapp", sender="+16505551234"))
+    envelope = make_envelope(channel="whatsapp", to="+16505551234", text="your order")
+    await router.send(envelope)
+    await router.receive(statuses=[_late_window_failure("wamid.1", envelope.id)])
+    assert [sent.content.text for sent in sms.sent] == ["your order"]
+    assert sms.sent[0].recipient.value == "+16505551234"

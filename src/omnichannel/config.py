@@ -27,7 +27,7 @@ from typing import Any, Final, TypeVar, cast
 import attrs
 
 from omnichannel.errors import ConfigurationError, MissingVariable
-from omnichannel.policy import RoutingPolicy
+from omnichannel.policy import RestrictedPublic, RoutingPolicy
 
 __all__ = [
     "ChannelConfig",
@@ -278,6 +278,7 @@ _ROUTING_KEYS: Final[dict[str, type | tuple[type, ...]]] = {
     "signpost_channel": str,
     "handler_timeout": (int, float),
     "allow_private_media_hosts": bool,
+    "window_templates": dict,
 }
 
 
@@ -296,6 +297,15 @@ def _routing(table: Mapping[str, Any], where: str) -> RoutingPolicy:
             )
         failover[channel] = tuple(chain)
     values: dict[str, Any] = {"failover": failover}
+    for channel, template in (table.get("window_templates") or {}).items():
+        valid_name = isinstance(template, str) or (
+            isinstance(template, dict) and isinstance(template.get("name"), str)
+        )
+        if not valid_name:
+            raise ConfigurationError(
+                f"{where}: routing.window_templates.{channel} must be a template name or "
+                '{ name = "...", language = "..." }'
+            )
     for name, kind in _ROUTING_KEYS.items():
         if name == "failover" or name not in table:
             continue
@@ -303,13 +313,15 @@ def _routing(table: Mapping[str, Any], where: str) -> RoutingPolicy:
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise ConfigurationError(f"{where}: routing.{name} has the wrong type")
         values[name] = value
+    if "restricted_public" in values and values["restricted_public"] not in set(RestrictedPublic):
+        raise ConfigurationError(
+            f"{where}: routing.restricted_public must be one of: "
+            f"{', '.join(sorted(RestrictedPublic))}"
+        )
     try:
         return RoutingPolicy(**values)
     except ValueError as exc:
-        choices = "refuse or signpost" if "restricted" in str(exc) else ""
-        raise ConfigurationError(
-            f"{where}: [routing]: {exc}{f' (choose {choices})' if choices else ''}"
-        ) from None
+        raise ConfigurationError(f"{where}: [routing]: {exc}") from None
 
 
 def _table(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ import attrs
 
 from omnichannel.envelope import AddressKind, Envelope
 from omnichannel.errors import InvalidAddress
-from omnichannel.events import StatusUpdate
+from omnichannel.events import FailureReason, StatusUpdate
 from omnichannel.hookvalues import Inbound
 from omnichannel.mappings import BoundedDict
 from omnichannel.plugins import PluginHost
@@ -110,6 +110,7 @@ class Dispatcher:
         clock: Callable[[], datetime],
         handler_timeout: float,
         ledger: InboundLedger | None = None,
+        on_outside_window: Callable[[StatusUpdate], Awaitable[None]] | None = None,
     ) -> None:
         self.host = host
         self.statuses = statuses
@@ -120,6 +121,7 @@ class Dispatcher:
         self._address_kind_of = address_kind_of
         self._adapter_name_of = adapter_name_of
         self._clock = clock
+        self._on_outside_window = on_outside_window
         self.message_handlers: list[tuple[MessageHandler, bool]] = []
         self.status_handlers: list[tuple[StatusHandler, bool]] = []
 
@@ -202,7 +204,12 @@ class Dispatcher:
         except BaseException:
             self.ledger.release(claim)
             raise
+        applied_updates: list[StatusUpdate] = claim.payload
         self.ledger.complete(claim)
+        if self._on_outside_window is not None:
+            for applied in applied_updates:
+                if applied.status.is_failure and applied.reason is FailureReason.OUTSIDE_WINDOW:
+                    await self._on_outside_window(applied)
 
     async def released(self) -> None:
         """Hand on status updates whose wait for a missing predecessor has run out."""

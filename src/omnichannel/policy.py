@@ -9,15 +9,18 @@ in Python, and given to :class:`~omnichannel.Router`::
     signpost_text = "We've sent you a private message."
     signpost_channel = "sms"
     handler_timeout = 10
+    window_templates = { whatsapp = { name = "follow_up", language = "en_US" } }
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 import attrs
+
+from omnichannel.content import Template
 
 __all__ = ["DEFAULT_HANDLER_TIMEOUT", "DEFAULT_SIGNPOST_TEXT", "RestrictedPublic", "RoutingPolicy"]
 
@@ -39,6 +42,20 @@ def _failover(value: Mapping[str, Sequence[str]]) -> Mapping[str, tuple[str, ...
     return {str(channel): tuple(chain) for channel, chain in value.items()}
 
 
+def _templates(value: Mapping[str, Template | Mapping[str, Any] | str]) -> Mapping[str, Template]:
+    templates: dict[str, Template] = {}
+    for channel, given in value.items():
+        if isinstance(given, Template):
+            templates[str(channel)] = given
+        elif isinstance(given, str):
+            templates[str(channel)] = Template(name=given)
+        else:
+            templates[str(channel)] = Template(
+                name=str(given["name"]), language=given.get("language")
+            )
+    return templates
+
+
 @attrs.frozen(kw_only=True)
 class RoutingPolicy:
     """What the router may decide by itself: failover, the signpost rule, handler timeouts."""
@@ -56,6 +73,10 @@ class RoutingPolicy:
     """Seconds an inbound handler may run before the provider is answered with a failure."""
     allow_private_media_hosts: bool = False
     """Let media URLs point at loopback or private addresses (the sandbox needs it)."""
+    window_templates: Mapping[str, Template] = attrs.field(factory=dict, converter=_templates)
+    """Per windowed channel, the template sent instead of free text outside the session
+    window (the free text is its fallback text); without one the send fails over or is
+    refused with reason ``outside_window``."""
 
     def __attrs_post_init__(self) -> None:
         if self.handler_timeout <= 0:

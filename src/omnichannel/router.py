@@ -34,7 +34,7 @@ from omnichannel.adapter import (
 )
 from omnichannel.capabilities import Capabilities
 from omnichannel.config import Config, build_settings
-from omnichannel.content import Content
+from omnichannel.content import Content, Template
 from omnichannel.dispatch import Dispatcher, HandlerFailed
 from omnichannel.envelope import AddressKind, Envelope, Sensitivity, Visibility, new_envelope_id
 from omnichannel.errors import (
@@ -52,6 +52,7 @@ from omnichannel.events import DeliveryStatus, FailureReason, StatusUpdate
 from omnichannel.fitting import FittingPolicy, fit
 from omnichannel.hookvalues import Outbound
 from omnichannel.http import Sender
+from omnichannel.mappings import BoundedDict
 from omnichannel.plugins import PluginHost
 from omnichannel.policy import RestrictedPublic, RoutingPolicy
 from omnichannel.sessions import NumberedMenus, SessionWindows
@@ -113,7 +114,9 @@ class Router:
             adapter_name_of=lambda channel: self.adapter(channel).info.name,
             clock=clock,
             handler_timeout=self.policy.handler_timeout,
+            on_outside_window=self._late_window_failure,
         )
+        self._windowed_sends: BoundedDict[str, Envelope] = BoundedDict(10_000)
         self._scheduled: list[tuple[datetime, int, Envelope]] = []
         self._order = itertools.count()
         self._check_policy()
@@ -337,9 +340,14 @@ class Router:
                 adapter=adapter.info.name,
                 envelope_id=envelope.id,
             )
-        self._check_session_window(envelope, adapter)
+        envelope, window_note = self._within_session_window(envelope, adapter)
         shape = capabilities.for_visibility(envelope.visibility)
         fitted = fit(envelope.content, shape, self.fitting_policy)
+        if window_note is not None:
+            report = fitted.report
+            fitted = attrs.evolve(
+                fitted, report=attrs.evolve(report, notes=(window_note, *report.notes))
+            )
         if fitted.report.choices:
             self.menus.remember(
                 envelope.channel,
@@ -364,6 +372,10 @@ class Router:
         provider_ids = tuple(pid for receipt in receipts for pid in receipt.provider_ids)
         receipt = attrs.evolve(receipts[0], provider_ids=provider_ids, fitting=fitted.report)
         self.statuses.sent(receipt)
+        if capabilities.session_window is not None and envelope.content.template is None:
+            # Kept for the late path: a provider may accept free text, then fail it as sent
+            # outside the window (a status with reason outside_window).
+            self._windowed_sends[envelope.id] = envelope
         return receipt
 
     def _record_failure(
@@ -441,23 +453,61 @@ class Router:
         own = envelope.business_address or envelope.sender
         return own.value if own is not None else adapter.business_address
 
-    def _check_session_window(self, envelope: Envelope, adapter: ChannelAdapter) -> None:
+    def _within_session_window(
+        self, envelope: Envelope, adapter: ChannelAdapter
+    ) -> tuple[Envelope, str | None]:
+        """``envelope`` as it may go out under the channel's session window: as it is inside
+        the window, as the configured template outside it (with a note for the report), or
+        refused with reason ``outside_window``."""
         window = adapter.capabilities.session_window
         if window is None or envelope.content.template is not None:
-            return
+            return envelope, None
         business = self._business_of(envelope, adapter)
         last = self.windows.last(envelope.channel, business, envelope.recipient.value)
         if last is not None and self.clock() - last <= window:
-            return
+            return envelope, None
         since = f"since {last.isoformat()}" if last else "ever"
+        template = self.policy.window_templates.get(envelope.channel)
+        if template is not None:
+            note = (
+                f"The customer has not written {since}, outside the {window} session window, "
+                f"so template {template.name!r} was sent instead of the free text."
+            )
+            return self._as_window_template(envelope, template), note
         raise PolicyViolation(
             f"outside the {window} session window: the customer has not written {since}; "
-            "send a template (Content(template=...)) or use another channel",
+            "send a template (Content(template=...)), configure routing.window_templates, or "
+            "use another channel",
             reason=FailureReason.OUTSIDE_WINDOW,
             channel=envelope.channel,
             adapter=adapter.info.name,
             envelope_id=envelope.id,
         )
+
+    @staticmethod
+    def _as_window_template(envelope: Envelope, template: Template) -> Envelope:
+        content = Content(template=template, fallback_text=envelope.content.plain_text or None)
+        return attrs.evolve(envelope, content=content)
+
+    async def _late_window_failure(self, update: StatusUpdate) -> None:
+        """The policy for free text the provider accepted, then failed as sent outside the
+        window: the configured template, else the failover chain, else nothing more (the
+        status handlers saw the failure)."""
+        envelope = self._windowed_sends.pop(update.envelope_id or "", None)
+        if envelope is None:
+            return
+        template = self.policy.window_templates.get(envelope.channel)
+        chain = self.policy.failover.get(envelope.channel, ())
+        try:
+            if template is not None:
+                retry = self._as_window_template(envelope, template)
+                await self._send_on(retry)
+                logger.info("resent %s as template %s after %s", envelope.id, template.name, update)
+            elif chain:
+                receipt = await self.send(envelope, channel=chain[0])
+                logger.info("failed %s over to %s after %s", envelope.id, receipt.channel, update)
+        except SendError:
+            logger.exception("the outside-window policy for %s could not send", envelope.id)
 
     def record_inbound(self, envelope: Envelope) -> None:
         """Note that the customer wrote (opening the channel's session window from then)."""
