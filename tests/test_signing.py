@@ -510,12 +510,12 @@ def test_url_params_with_the_wrong_key_fails() -> None:
 def test_body_sha256_matches_only_the_hash_of_the_raw_body(
     url: str, body: bytes, matches: bool
 ) -> None:
-    assert body_sha256_matches(url, body) is matches
+    assert body_sha256_matches(url, body, param="bodySHA256") is matches
 
 
 def test_json_body_variant_signs_the_url_alone_and_the_url_carries_the_body_hash() -> None:
     assert _verify_form(FORM_TOKEN, JSON_URL, [], JSON_SIGNATURE)
-    assert body_sha256_matches(JSON_URL, JSON_BODY)
+    assert body_sha256_matches(JSON_URL, JSON_BODY, param="bodySHA256")
     assert JSON_URL.endswith(hashlib.sha256(JSON_BODY).hexdigest())
 
 
@@ -904,7 +904,9 @@ def test_every_url_params_vector_in_the_shared_file_verifies(vector: dict[str, A
             continue  # a prose description of tampering; the inline tests cover each one
         valid = _verify_form(key, row["url"], params, row["signature"], algorithm)
         if "raw_body" in row:
-            valid = valid and body_sha256_matches(row["url"], row["raw_body"].encode())
+            valid = valid and body_sha256_matches(
+                row["url"], row["raw_body"].encode(), param="bodySHA256"
+            )
         assert valid is row["valid"], row.get("why", row["url"])
 
 
@@ -1007,12 +1009,16 @@ def test_a_json_request_signs_the_url_whose_body_hash_must_match_the_body() -> N
     good = WebhookRequest(
         method="POST", url=JSON_URL, headers={"X-Signature": JSON_SIGNATURE}, body=JSON_BODY
     )
-    signing.verify_url_params_request(good, [FORM_TOKEN], header="X-Signature")
+    signing.verify_url_params_request(
+        good, [FORM_TOKEN], header="X-Signature", body_hash_param="bodySHA256"
+    )
     tampered = WebhookRequest(
         method="POST", url=JSON_URL, headers={"X-Signature": JSON_SIGNATURE}, body=JSON_BODY + b" "
     )
     with pytest.raises(WebhookVerificationError, match="does not match the URL's bodySHA256"):
-        signing.verify_url_params_request(tampered, [FORM_TOKEN], header="X-Signature")
+        signing.verify_url_params_request(
+            tampered, [FORM_TOKEN], header="X-Signature", body_hash_param="bodySHA256"
+        )
 
 
 @pytest.mark.parametrize(

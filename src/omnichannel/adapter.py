@@ -14,13 +14,13 @@ override                  what it does
 ``parse_send_response``   2xx :class:`~omnichannel.http.ProviderResponse` -> :class:`SentMessage`
 ``error_for_response``    non-2xx response -> a typed :class:`~omnichannel.SendError`
 ``sign_request``          a per-request signature (OAuth 1.0a), applied before every attempt
-``deliver``               the transport step itself, for a provider that is not HTTP (SMTP)
+``deliver``               the transport step itself, for a provider that is not HTTP (mail)
 ``verify_webhook``        check the signature; answer handshakes (GET challenges)
 ``parse_webhook``         verified request -> :class:`WebhookResult`
 ``simulate``              a correctly signed, provider-shaped inbound request
 ``poll``                  pull channels: fetch what arrived since a cursor (``InboundMode.POLL``)
 ``reconcile``             look a message up after an ambiguous send (``Capabilities.reconcile``)
-``start`` / ``aclose``    open and close long-lived connections (an SMTP pool, IMAP IDLE)
+``start`` / ``aclose``    open and close long-lived connections (a mail pool, a push session)
 ========================  ==================================================================
 
 Optional behaviour is declared in :class:`~omnichannel.plugin.Capabilities`, never discovered:
@@ -330,7 +330,7 @@ class PollResult:
 
     ``cursor`` is what to pass to the next ``poll`` (kept by the router's cursor store only
     after every message here was taken); ``next_poll_seconds`` is when to poll again (a rate
-    limit's reset, an IMAP IDLE wake-up), None for the poller's interval. ``commit`` runs once
+    limit's reset, a push wake-up), None for the poller's interval. ``commit`` runs once
     the router has taken every message (mark mail seen, move it to a folder): a crash before
     it leaves the messages to be found again, never lost.
     """

@@ -455,7 +455,7 @@ class Sender:
         """Call ``attempt`` until it succeeds or raises an error that must not be retried.
 
         The one place the retry rules live, so an adapter that delivers over its own protocol
-        (SMTP) retries exactly as HTTP adapters do: ``attempt`` raises
+        (a mail server) retries exactly as HTTP adapters do: ``attempt`` raises
         :class:`TransportError` (with ``request_sent``), :class:`OutcomeUnknown` or another
         :class:`SendError`. ``what`` names the destination in log lines (a host, never a URL).
         """

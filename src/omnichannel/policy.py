@@ -4,12 +4,12 @@ One frozen value, read from ``[routing]`` in ``omnichannel.toml`` (``Config.rout
 in Python, and given to :class:`~omnichannel.Router`::
 
     [routing]
-    failover = { whatsapp = ["sms"] }
+    failover = { chat = ["sms"] }
     restricted_public = "signpost"
     signpost_text = "We've sent you a private message."
     signpost_channel = "sms"
     handler_timeout = 10
-    window_templates = { whatsapp = { name = "follow_up", language = "en_US" } }
+    window_templates = { chat = { name = "follow_up", language = "en_US" } }
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The poller: runs every pull channel's ``poll`` on its interval and hands what it finds to the
 router.
 
-Some channels have no webhooks for some accounts (an IMAP mailbox; X mentions and brand
+Some channels have no webhooks for some accounts (a mailbox; mentions and brand
 searches). Their adapters declare ``InboundMode.POLL`` and implement ``poll(cursor)``; the
 :class:`Poller` calls each one in turn, hands the messages and statuses to
 :meth:`Router.receive` (the same claims, hooks and handlers as webhooks), then runs the

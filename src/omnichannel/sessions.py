@@ -2,7 +2,7 @@
 
 Both are keyed on (channel, business address, customer address): the customer wrote to one
 of our numbers or accounts, and the answer goes out from the same one (a window opened on one
-WhatsApp number says nothing about another). Both are bounded, so a long-running process
+chat number says nothing about another). Both are bounded, so a long-running process
 stays flat in memory; the durable store keeps them across restarts and workers.
 """
 

@@ -7,8 +7,8 @@ and its parameters instead of re-implementing HMAC:
 
 - *URL plus sorted form params*: the callback URL followed by every form field, names sorted,
   base64 digest (:func:`sign_url_params`, :func:`verify_url_params`, :func:`url_port_variants`);
-  its JSON variant signs the URL alone and carries the body's hash in the query
-  (:func:`body_sha256_matches`).
+  its JSON variant signs the URL alone and carries the body's hash in a query parameter the
+  provider names (:func:`body_sha256_matches`).
 - *Raw body*: an HMAC of the exact request bytes, hex or base64, often behind a prefix such as
   ``sha256=`` (:func:`sign_body`, :func:`verify_body`).
 - *Concatenated parts*: an HMAC of fields joined without a separator, such as a timestamp and
@@ -56,7 +56,6 @@ _Key: TypeAlias = str | bytes | Secret
 _Encoding: TypeAlias = Literal["hex", "base64"]
 
 _DEFAULT_PORTS: Final[Mapping[str, int]] = {"http": 80, "https": 443}
-_BODY_HASH_PARAM: Final = "bodySHA256"
 
 
 def _as_bytes(value: str | bytes) -> bytes:
@@ -185,22 +184,18 @@ def verify_url_params(
     return matched
 
 
-def body_sha256_matches(url: str, body: bytes) -> bool:
-    """Whether ``url``'s ``bodySHA256`` query param is the hex SHA-256 of ``body``.
+def body_sha256_matches(url: str, body: bytes, *, param: str) -> bool:
+    """Whether ``url``'s query parameter ``param`` is the hex SHA-256 of ``body``.
 
     The JSON-body variant of the URL scheme signs only the URL, and the URL carries the hash
     of the raw body; verify the signature over the URL *and* this hash. ``False`` when the
-    param is missing.
+    parameter is missing.
     """
     try:
         query = urlsplit(url).query
     except ValueError:
         return False
-    claimed = [
-        value
-        for name, value in parse_qsl(query, keep_blank_values=True)
-        if name == _BODY_HASH_PARAM
-    ]
+    claimed = [value for name, value in parse_qsl(query, keep_blank_values=True) if name == param]
     if not claimed:
         return False
     return constant_time_equal(hashlib.sha256(body).hexdigest(), claimed[0])
@@ -212,14 +207,17 @@ def verify_url_params_request(
     *,
     header: str,
     algorithm: str = "sha1",
+    body_hash_param: str | None = None,
     hint: str = "",
 ) -> None:
     """Raise :class:`~omnichannel.WebhookVerificationError` unless ``request`` carries, in
     ``header``, a URL-params signature made with one of ``keys``.
 
     Covers the whole scheme: the public URL as received and its port variants; a GET request
-    signs its URL alone; a JSON body signs the URL, whose ``bodySHA256`` query param must be
-    the body's hash; a form body signs the URL plus its sorted params, blank values kept.
+    signs its URL alone; where the provider has a JSON variant (``body_hash_param`` names the
+    query parameter carrying the body's hex SHA-256), a request with that parameter signs the
+    URL alone and the parameter must be the body's hash; a form body signs the URL plus its
+    sorted params, blank values kept.
     Every key is tried (a primary and a rotated-out secondary) and every candidate computed,
     so the time taken does not say which matched. ``hint`` ends the mismatch message (what to
     check in the configuration).
@@ -228,9 +226,9 @@ def verify_url_params_request(
     if not signature:
         raise WebhookVerificationError(f"missing {header} header")
     params: list[tuple[str, str]] = []
-    if request.query_value(_BODY_HASH_PARAM) is not None:
-        if not body_sha256_matches(request.url, request.body):
-            raise WebhookVerificationError(f"the body does not match the URL's {_BODY_HASH_PARAM}")
+    if body_hash_param is not None and request.query_value(body_hash_param) is not None:
+        if not body_sha256_matches(request.url, request.body, param=body_hash_param):
+            raise WebhookVerificationError(f"the body does not match the URL's {body_hash_param}")
     elif request.method.upper() != "GET":
         try:
             params = request.form()

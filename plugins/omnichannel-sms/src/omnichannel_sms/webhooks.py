@@ -70,7 +70,7 @@ IDEMPOTENCY_HEADER: Final = "I-Twilio-Idempotency-Token"
 EMPTY_TWIML: Final = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 """What twilio's ``MessagingResponse().to_xml()`` gives: acknowledge, reply nothing."""
 
-_BODY_HASH_PARAM: Final = "bodySHA256"
+BODY_HASH_PARAM: Final = "bodySHA256"
 
 OPT_OUT_KEYWORDS: Final[Mapping[str, str]] = {
     **dict.fromkeys(
@@ -91,7 +91,7 @@ def sign(token: str | Secret, url: str, params: Iterable[tuple[str, str]]) -> st
 
 
 def _has_body_hash(request: WebhookRequest) -> bool:
-    return request.query_value(_BODY_HASH_PARAM) is not None
+    return request.query_value(BODY_HASH_PARAM) is not None
 
 
 def verify_request(request: WebhookRequest, tokens: Sequence[str | Secret]) -> None:
@@ -104,6 +104,7 @@ def verify_request(request: WebhookRequest, tokens: Sequence[str | Secret]) -> N
         request,
         tokens,
         header=SIGNATURE_HEADER,
+        body_hash_param=BODY_HASH_PARAM,
         hint="check auth_token and that the public URL is the one configured in Twilio "
         "(scheme, host, port and path)",
     )

@@ -68,6 +68,7 @@ def verify_signature(request: WebhookRequest, tokens: Sequence[Secret]) -> None:
         request,
         tokens,
         header=SIGNATURE_HEADER,
+        body_hash_param=BODY_HASH_PARAM,
         hint="check that webhooks.public_url is the URL Twilio calls (scheme, host, port) and "
         "that auth_token is the account's",
     )
