@@ -65,3 +65,28 @@ def test_the_repr_shows_header_names_but_never_their_values() -> None:
     shown = repr(_request())
     assert "X-Signature" in shown
     assert "s3cr3t" not in shown
+
+
+def test_a_receipt_round_trips_through_a_dict_with_its_signpost_and_report() -> None:
+    from omnichannel import DeliveryStatus, FittingReport, SendReceipt
+
+    public = SendReceipt(
+        envelope_id="e2",
+        channel="twitter",
+        adapter="twitter.x",
+        provider_ids=("t1",),
+        status="sent",
+    )
+    receipt = SendReceipt(
+        envelope_id="e1",
+        channel="twitter",
+        adapter="twitter.x",
+        provider_ids=("dm1",),
+        status=DeliveryStatus.ACCEPTED,
+        fitting=FittingReport(parts=1, interactive_as_text=True, choices=("a", "b"), notes=("n",)),
+        requested_channel="whatsapp",
+        attempts=("whatsapp: outside_window: ...",),
+        conversation_id="c1",
+        public_signpost=public,
+    )
+    assert SendReceipt.from_dict(receipt.to_dict()) == receipt

@@ -263,3 +263,59 @@ def test_omni_doctor_reports_a_broken_plugin_by_name_distribution_and_error_and_
         "problem: plugin failed to load: plugin 'broken' (omnichannel-broken 1.0): cannot import: "
         "ModuleNotFoundError: No module named 'no_such_module_anywhere'"
     ) in result.stdout
+
+
+class JunkSimulators:
+    @hookimpl
+    def omnichannel_simulators(self) -> object:
+        return "not a list of simulators"
+
+
+class OneGoodSimulator:
+    class Simulator:
+        adapter_name = "fake.good"
+        prefix = "good"
+        sample_recipient = "c-1"
+
+    @hookimpl
+    def omnichannel_simulators(self) -> list[type]:
+        return [self.Simulator, dict]
+
+
+def test_a_simulator_hook_returning_junk_is_a_load_failure_and_good_ones_still_load() -> None:
+    host = PluginHost()
+    host.register(JunkSimulators(), name="junk", distribution="omnichannel-junk")
+    host.register(OneGoodSimulator(), name="good")
+    assert [cls.__name__ for cls in host.simulators()] == ["Simulator"]
+    errors = [failure.error for failure in host.load_failures]
+    assert any("omnichannel_simulators returned str, not a simulator class" in e for e in errors)
+    assert any("omnichannel_simulators returned type, not a simulator class" in e for e in errors)
+
+
+def test_a_plugin_command_named_like_a_builtin_or_another_plugins_is_reported() -> None:
+    import click
+
+    from omnichannel.cli import BUILTIN_COMMANDS
+
+    def command(name: str) -> click.Command:
+        return click.Command(name, callback=lambda: None, help=f"{name} help")
+
+    class Clashing:
+        @hookimpl
+        def omnichannel_cli_commands(self) -> list[object]:
+            return [command("send"), command("fax-status"), "not a command"]
+
+    class Second:
+        @hookimpl
+        def omnichannel_cli_commands(self) -> list[click.Command]:
+            return [command("fax-status")]
+
+    host = PluginHost()
+    host.register(Clashing(), name="clashing", distribution="omnichannel-clashing")
+    host.register(Second(), name="second", distribution="omnichannel-second")
+    commands = host.cli_commands(reserved=BUILTIN_COMMANDS)
+    assert [found.name for found in commands] == ["fax-status"]
+    errors = [str(failure) for failure in host.load_failures]
+    assert any("command 'send' clashes with the one from omni itself" in e for e in errors)
+    assert any("command 'fax-status' clashes with the one from omnichannel-" in e for e in errors)
+    assert any("returned str, not a click command" in e for e in errors)
