@@ -96,6 +96,9 @@ class Capabilities:
     inbound: frozenset[InboundMode] = attrs.field(
         default=frozenset({InboundMode.WEBHOOK}), converter=_inbound_modes
     )
+    webhook_body_limit: int = 65_536
+    """The largest webhook body, in bytes, the webhook app reads for this channel; a bigger
+    one is refused with 413 before it is read, so unsigned junk stays cheap to turn away."""
 
     def reports(self, status: DeliveryStatus) -> bool:
         """Whether this channel can ever report ``status``."""
@@ -120,6 +123,8 @@ class Capabilities:
             found.append("statuses must name at least one status the channel reports")
         if not self.inbound:
             found.append("inbound must name at least one inbound mode")
+        if self.webhook_body_limit <= 0:
+            found.append("webhook_body_limit must be a positive number of bytes")
         call_statuses = {
             DeliveryStatus.INITIATED,
             DeliveryStatus.RINGING,
@@ -161,4 +166,5 @@ class Capabilities:
             "calls": self.calls,
             "statuses": sorted(status.value for status in self.statuses),
             "inbound": sorted(mode.value for mode in self.inbound),
+            "webhook_body_limit": self.webhook_body_limit,
         }

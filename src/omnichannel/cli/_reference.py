@@ -24,6 +24,7 @@ _CAPABILITY_ROWS: tuple[tuple[str, str], ...] = (
     ("calls", "calls"),
     ("statuses", "statuses reported"),
     ("inbound", "inbound"),
+    ("webhook_body_limit", "webhook body limit"),
 )
 
 
@@ -36,6 +37,8 @@ def _cell(key: str, value: Any) -> str:
         types = ", ".join(value["content_types"])
         size = f", {value['max_bytes'] // 1024} KiB each" if value["max_bytes"] else ""
         return f"{value['max_items']} x ({types}){size}"
+    if key == "webhook_body_limit":
+        return f"{value // 1024} KiB" if value % 1024 == 0 else f"{value} bytes"
     if key == "session_window_seconds":
         return f"{value // 3600} h" if value % 3600 == 0 else f"{value} s"
     if isinstance(value, list):
