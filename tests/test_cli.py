@@ -160,3 +160,19 @@ async def test_listen_prints_one_json_line_per_message_and_status(
     assert lines[0]["envelope"]["content"]["text"] == "STOP"
     assert lines[0]["envelope"]["v"] == 1
     assert lines[1]["status"]["status"] == "delivered"
+
+
+def test_listen_on_a_port_in_use_exits_2_with_one_line(no_plugins: Path) -> None:
+    from omnichannel.serving import bind
+
+    with bind("127.0.0.1", 0) as taken:
+        port = taken.getsockname()[1]
+        code, out, err = _run("listen", "--port", str(port))
+    assert code == 2
+    assert err == f"omni: error: port {port} on 127.0.0.1 is in use; pass --port\n"
+    assert out == ""
+
+
+def test_listen_on_a_port_out_of_range_exits_2_with_one_line(no_plugins: Path) -> None:
+    code, _, err = _run("listen", "--port", "70000")
+    assert (code, err) == (2, "omni: error: port 70000 is out of range 0-65535; pass --port\n")

@@ -26,6 +26,7 @@ FORBIDDEN_IMPORTS = {
     "adapter": {"router", "plugins", "cli", "web", "sandbox"},
     "plugins": {"router", "cli", "web", "sandbox"},
     "router": {"cli", "web", "sandbox"},
+    "serving": {"router", "plugins", "adapter", "cli", "sandbox"},
 }
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import anyio
 import click
-import uvicorn
 
 from omnichannel.cli._shared import config_option, json_option, load, print_line
 from omnichannel.envelope import Envelope
 from omnichannel.events import StatusUpdate
 from omnichannel.router import Router
+from omnichannel.serving import DEFAULT_LIMIT_CONCURRENCY, bind, build_server
 from omnichannel.web import WebhookApp
 
 SCHEDULER_INTERVAL_SECONDS = 1.0
@@ -61,22 +60,6 @@ async def run_scheduler(router: Router) -> None:
         await anyio.sleep(SCHEDULER_INTERVAL_SECONDS)
 
 
-async def serve(app: WebhookApp, sock: socket.socket) -> None:
-    """Serve ``app`` with uvicorn on an already-bound socket."""
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    await server.serve(sockets=[sock])
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (port 0 picks a free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    return sock
-
-
 @click.command()
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -86,9 +69,21 @@ def bind(host: str, port: int) -> socket.socket:
     default=None,
     help="The URL providers call (overrides webhooks.public_url); signatures use it.",
 )
+@click.option(
+    "--limit-concurrency",
+    default=DEFAULT_LIMIT_CONCURRENCY,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Connections served at once; more are answered 503.",
+)
 @json_option
 def listen(
-    config_path: str | None, host: str, port: int, public_url: str | None, as_json: bool
+    config_path: str | None,
+    host: str,
+    port: int,
+    public_url: str | None,
+    limit_concurrency: int,
+    as_json: bool,
 ) -> None:
     """Serve /webhooks/{channel}; print inbound messages and statuses (JSON lines: --json)."""
     logging.basicConfig(level=logging.WARNING, format="omni: %(levelname)s %(name)s: %(message)s")
@@ -105,9 +100,10 @@ def listen(
                     f"listening on {base}/webhooks/{{channel}} for: "
                     f"{', '.join(router.channels) or 'no channels'}"
                 )
+            server = build_server(app, limit_concurrency=limit_concurrency)
             async with anyio.create_task_group() as group:
                 group.start_soon(run_scheduler, router)
-                await serve(app, sock)
+                await server.serve(sockets=[sock])
                 group.cancel_scope.cancel()
 
     anyio.run(run)
