@@ -160,3 +160,29 @@ async def test_a_request_head_over_the_size_cap_is_refused_with_400() -> None:
     async with _serving() as port:
         answer = await _exchange(port, b"GET / HTTP/1.1\r\nX-Big: " + b"a" * MAX_HEAD_BYTES)
     assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+async def test_a_shutdown_drops_a_request_whose_body_is_still_arriving() -> None:
+    body_started = anyio.Event()
+    seen: list[str] = []
+
+    async def reading(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        seen.append((await receive())["type"])
+        body_started.set()
+        seen.append((await receive())["type"])
+
+    sock = bind("127.0.0.1", 0)
+    server = build_server(reading, graceful_shutdown=30)
+    # Waiting the 30 s grace period for the rest of the body would trip the deadline.
+    with anyio.fail_after(5):
+        async with (
+            await anyio.connect_tcp(*sock.getsockname()) as stream,
+            anyio.create_task_group() as group,
+        ):
+            group.start_soon(functools.partial(server.serve, sockets=[sock]))
+            await stream.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n01234")
+            await body_started.wait()
+            server.should_exit = True
+    assert seen == ["http.request", "http.disconnect"]

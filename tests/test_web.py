@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+from typing import Any
+
+import anyio
+import attrs
 import httpx
 import pytest
 
 from omnichannel import PluginHost, Router, WebhookRequest, WebhookResponse
 from omnichannel.testing import FakeAdapter
-from omnichannel.web import WebhookApp
+from omnichannel.testing.fake import DEFAULT_CAPABILITIES
+from omnichannel.web import DEFAULT_BODY_LIMIT, Receive, WebhookApp
 
 pytestmark = pytest.mark.anyio
 
@@ -100,3 +106,125 @@ async def test_a_crashing_handler_is_a_500_without_a_traceback() -> None:
         response = await client.post("/webhooks/x", content=b"{}")
     assert response.status_code == 500
     assert response.text == "internal error"
+
+
+# --- body limits and timeouts ---------------------------------------------------------------
+
+
+def _scope(path: str, *, headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers or [],
+        "scheme": "http",
+        "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.1", 50000),
+    }
+
+
+async def _call(app: WebhookApp, scope: dict[str, Any], receive: Receive) -> dict[str, Any]:
+    """Run one request through ``app``; return the status, headers and body it sent."""
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    if not sent:
+        return {}
+    return {
+        "status": sent[0]["status"],
+        "headers": dict(sent[0]["headers"]),
+        "body": b"".join(message.get("body", b"") for message in sent[1:]),
+    }
+
+
+def _limited_router(limit: int) -> tuple[Router, list[WebhookRequest]]:
+    adapter = FakeAdapter(capabilities=attrs.evolve(DEFAULT_CAPABILITIES, webhook_body_limit=limit))
+    router = Router([adapter], host=PluginHost())
+    seen: list[WebhookRequest] = []
+    original = router.handle_webhook
+
+    async def recording(channel: str, request: WebhookRequest) -> WebhookResponse:
+        seen.append(request)
+        return await original(channel, request)
+
+    router.handle_webhook = recording  # type: ignore[method-assign]
+    return router, seen
+
+
+async def test_a_body_over_the_channel_limit_is_refused_with_413_before_it_is_read() -> None:
+    router, seen = _limited_router(100)
+
+    async def receive() -> MutableMapping[str, Any]:
+        raise AssertionError("a body declared too big must not be read")
+
+    scope = _scope("/webhooks/fake", headers=[(b"content-length", b"101")])
+    answer = await _call(WebhookApp.for_router(router), scope, receive)
+    assert answer["status"] == 413
+    assert answer["headers"][b"connection"] == b"close"
+    assert answer["body"] == b"body over the limit of 100 bytes"
+    assert seen == []
+
+
+async def test_a_body_without_a_length_stops_being_read_once_past_the_limit() -> None:
+    router, seen = _limited_router(100)
+    reads = 0
+
+    async def receive() -> MutableMapping[str, Any]:
+        nonlocal reads
+        reads += 1
+        assert reads < 10, "the body kept being read past the limit"
+        return {"type": "http.request", "body": b"x" * 60, "more_body": True}
+
+    answer = await _call(WebhookApp.for_router(router), _scope("/webhooks/fake"), receive)
+    assert answer["status"] == 413
+    assert reads == 2
+    assert seen == []
+
+
+async def test_a_body_at_the_channel_limit_reaches_the_router() -> None:
+    router, seen = _limited_router(100)
+    async with _client(WebhookApp.for_router(router)) as client:
+        response = await client.post("/webhooks/fake", content=b"x" * 100)
+    assert response.status_code == 403  # unsigned, but read and judged by the adapter
+    assert len(seen[0].body) == 100
+
+
+async def test_an_unknown_channel_is_read_with_a_small_default_limit_and_answers_404() -> None:
+    router, _ = _limited_router(10_000_000)
+    async with _client(WebhookApp.for_router(router)) as client:
+        small = await client.post("/webhooks/fax", content=b"x" * 100)
+        big = await client.post("/webhooks/fax", content=b"x" * (DEFAULT_BODY_LIMIT + 1))
+    assert (small.status_code, big.status_code) == (404, 413)
+
+
+async def test_a_body_that_does_not_arrive_in_time_is_answered_408() -> None:
+    router, seen = _limited_router(100)
+
+    async def receive() -> MutableMapping[str, Any]:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    app = WebhookApp.for_router(router, read_timeout=0.02)
+    with anyio.fail_after(5):
+        answer = await _call(app, _scope("/webhooks/fake"), receive)
+    assert answer["status"] == 408
+    assert answer["headers"][b"connection"] == b"close"
+    assert seen == []
+
+
+async def test_a_client_that_leaves_mid_body_reaches_no_handler_and_gets_no_answer() -> None:
+    router, seen = _limited_router(100)
+    messages = iter(
+        [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
+    )
+
+    async def receive() -> MutableMapping[str, Any]:
+        return next(messages)
+
+    assert await _call(WebhookApp.for_router(router), _scope("/webhooks/fake"), receive) == {}
+    assert seen == []

@@ -89,10 +89,11 @@ def _bind_failure(host: str, port: int, error: OSError) -> str:
     )
 
 
-class _HeadTimeoutProtocol(H11Protocol):
-    """uvicorn's h11 protocol, closing connections whose request head is too slow to arrive.
+class _HardenedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, closing connections whose request head is too slow to arrive,
+    and dropping requests still arriving when the server shuts down.
 
-    uvicorn 0.54 has no such timeout: a client that opens a connection and trickles header
+    uvicorn 0.54 has no head timeout: a client that opens a connection and trickles header
     lines holds it (and a file descriptor) for as long as it likes. The timer runs from the
     moment a request head is awaited (the connection opened, or the first byte of the next
     request on a kept-alive connection) until the head is complete.
@@ -122,6 +123,20 @@ class _HeadTimeoutProtocol(H11Protocol):
         self._cancel_head_timer()
         super().connection_lost(exc)
 
+    def shutdown(self) -> None:
+        # uvicorn lets a request whose body is still arriving run until the graceful timeout,
+        # then cancels it with a traceback in the log. Nothing has acted on such a request
+        # yet, so it is dropped at once: the app sees a disconnect.
+        cycle = self.cycle
+        if (
+            cycle is not None
+            and not cycle.response_started
+            and self.conn.their_state is h11.SEND_BODY
+        ):
+            self.transport.close()
+            return
+        super().shutdown()
+
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
@@ -145,7 +160,7 @@ class _HeadTimeoutProtocol(H11Protocol):
 
 
 def _protocol_with_head_timeout(seconds: float) -> type[H11Protocol]:
-    return type("HeadTimeoutH11Protocol", (_HeadTimeoutProtocol,), {"head_timeout": seconds})
+    return type("HardenedH11Protocol", (_HardenedH11Protocol,), {"head_timeout": seconds})
 
 
 def build_server(

@@ -11,7 +11,7 @@ from omnichannel.cli._shared import config_option, json_option, load, print_line
 from omnichannel.envelope import Envelope
 from omnichannel.events import StatusUpdate
 from omnichannel.router import Router
-from omnichannel.serving import DEFAULT_LIMIT_CONCURRENCY, bind, build_server
+from omnichannel.serving import DEFAULT_HEAD_TIMEOUT, DEFAULT_LIMIT_CONCURRENCY, bind, build_server
 from omnichannel.web import WebhookApp
 
 SCHEDULER_INTERVAL_SECONDS = 1.0
@@ -76,6 +76,13 @@ async def run_scheduler(router: Router) -> None:
     type=click.IntRange(min=1),
     help="Connections served at once; more are answered 503.",
 )
+@click.option(
+    "--read-timeout",
+    default=DEFAULT_HEAD_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client has to send its request head, and again its body.",
+)
 @json_option
 def listen(
     config_path: str | None,
@@ -83,6 +90,7 @@ def listen(
     port: int,
     public_url: str | None,
     limit_concurrency: int,
+    read_timeout: float,
     as_json: bool,
 ) -> None:
     """Serve /webhooks/{channel}; print inbound messages and statuses (JSON lines: --json)."""
@@ -94,13 +102,15 @@ def listen(
     async def run() -> None:
         async with Router.from_config(config, host=plugin_host) as router:
             attach_printers(router, as_json)
-            app = WebhookApp.for_router(router, public_url=base)
+            app = WebhookApp.for_router(router, public_url=base, read_timeout=read_timeout)
             if not as_json:
                 click.echo(
                     f"listening on {base}/webhooks/{{channel}} for: "
                     f"{', '.join(router.channels) or 'no channels'}"
                 )
-            server = build_server(app, limit_concurrency=limit_concurrency)
+            server = build_server(
+                app, limit_concurrency=limit_concurrency, head_timeout=read_timeout
+            )
             async with anyio.create_task_group() as group:
                 group.start_soon(run_scheduler, router)
                 await server.serve(sockets=[sock])
