@@ -176,3 +176,55 @@ def test_listen_on_a_port_in_use_exits_2_with_one_line(no_plugins: Path) -> None
 def test_listen_on_a_port_out_of_range_exits_2_with_one_line(no_plugins: Path) -> None:
     code, _, err = _run("listen", "--port", "70000")
     assert (code, err) == (2, "omni: error: port 70000 is out of range 0-65535; pass --port\n")
+
+
+class _NoServer:
+    """Stands in for the uvicorn server: records the app and returns at once."""
+
+    apps: ClassVar[list[Any]] = []
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        self.apps.append(app)
+
+    async def serve(self, sockets: list[Any]) -> None:
+        for sock in sockets:
+            sock.close()
+
+
+def test_listen_public_url_reaches_the_webhook_app_and_the_adapters(
+    no_plugins: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = PluginHost.from_entry_points
+
+    def host_with_phone_adapter(**kwargs: Any) -> PluginHost:
+        host = original(**kwargs)
+        host.register(PhonePlugin(), name="phonetest")
+        return host
+
+    monkeypatch.setattr(PluginHost, "from_entry_points", staticmethod(host_with_phone_adapter))
+    monkeypatch.setattr("omnichannel.cli.listen.build_server", _NoServer)
+    config = no_plugins / "omnichannel.toml"
+    config.write_text(
+        '[webhooks]\npublic_url = "https://old.example.com"\ntrusted_proxies = ["10.0.0.1"]\n'
+        '[channels.sms]\nadapter = "sms.phonetest"\ntoken = "t"\n'
+    )
+    code, out, err = _run(
+        "listen", "--config", str(config), "--port", "0",
+        "--public-url", "https://hooks.example.com/", "--trust-proxy", "192.0.2.0/24",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert out == "listening on https://hooks.example.com/webhooks/{channel} for: sms\n"
+    app = _NoServer.apps[-1]
+    router = app.handler.__self__
+    assert app.public_url == router.public_url == "https://hooks.example.com"
+    assert router.adapter("sms").context.public_url == "https://hooks.example.com"
+    assert [str(network) for network in app.trusted_proxies] == ["10.0.0.1/32", "192.0.2.0/24"]
+
+
+def test_listen_with_a_trusted_proxy_that_is_not_an_address_exits_2(no_plugins: Path) -> None:
+    code, _, err = _run("listen", "--port", "0", "--trust-proxy", "proxy.lan")
+    assert code == 2
+    assert err == (
+        "omni: error: --trust-proxy: 'proxy.lan' is not an IP address or network "
+        "(such as 10.0.0.0/8)\n"
+    )

@@ -101,3 +101,15 @@ def test_no_file_means_an_empty_configuration(
 def test_a_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_trusted_proxies_are_read_as_networks_and_a_bad_entry_is_named() -> None:
+    config = parse_config(
+        {"webhooks": {"trusted_proxies": ["10.0.0.0/8", "192.0.2.7", "fd00::/8"]}}
+    )
+    assert config.trusted_proxies == ("10.0.0.0/8", "192.0.2.7", "fd00::/8")
+    assert parse_config({}).trusted_proxies == ()
+    with pytest.raises(ConfigurationError, match=r"'proxy\.lan' is not an IP address or network"):
+        parse_config({"webhooks": {"trusted_proxies": ["proxy.lan"]}})
+    with pytest.raises(ConfigurationError, match="must be a list of addresses or networks"):
+        parse_config({"webhooks": {"trusted_proxies": "10.0.0.0/8"}})

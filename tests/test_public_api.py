@@ -27,6 +27,7 @@ FORBIDDEN_IMPORTS = {
     "plugins": {"router", "cli", "web", "sandbox"},
     "router": {"cli", "web", "sandbox"},
     "serving": {"router", "plugins", "adapter", "cli", "sandbox"},
+    "forwarding": {"router", "plugins", "adapter", "cli", "web", "sandbox", "config"},
 }
 
 

@@ -414,3 +414,12 @@ async def test_a_lost_sequenced_update_holds_the_rest_only_for_the_reorder_windo
     clock.now += router.statuses.reorder_window
     await router.release_held_statuses()
     assert [update.status.value for update in statuses] == ["initiated", "answered", "completed"]
+
+
+def test_the_public_url_comes_from_the_configuration_or_the_constructor() -> None:
+    from omnichannel.config import parse_config
+
+    config = parse_config({"webhooks": {"public_url": "https://support.example.com/"}})
+    assert Router.from_config(config, host=PluginHost()).public_url == "https://support.example.com"
+    assert Router([], public_url="https://a.example/").public_url == "https://a.example"
+    assert Router([]).public_url is None

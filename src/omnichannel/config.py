@@ -27,6 +27,7 @@ from typing import Any, Final, TypeVar, cast
 import attrs
 
 from omnichannel.errors import ConfigurationError, MissingVariable
+from omnichannel.forwarding import parse_networks
 
 __all__ = [
     "ChannelConfig",
@@ -179,6 +180,9 @@ class Config:
 
     public_url: str | None = None
     """The URL providers call (``https://support.example.com``); webhook signatures depend on it."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses and networks of reverse proxies whose forwarded headers are believed when no
+    public URL is configured (``webhooks.trusted_proxies``)."""
     channels: Mapping[str, ChannelConfig] = attrs.field(factory=dict)
     failover: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     """Per channel, the channels to try next when a send fails for good."""
@@ -249,6 +253,12 @@ def parse_config(
         raise ConfigurationError(f"{where}: unknown section(s) {', '.join(unknown)}")
     webhooks = _table(data, "webhooks", where)
     public_url = _interpolate(webhooks.get("public_url"), env, "webhooks.public_url")
+    proxies = _interpolate(webhooks.get("trusted_proxies", []), env, "webhooks.trusted_proxies")
+    if not isinstance(proxies, list) or not all(isinstance(item, str) for item in proxies):
+        raise ConfigurationError(
+            f"{where}: webhooks.trusted_proxies must be a list of addresses or networks"
+        )
+    parse_networks(proxies, where=f"{where}: webhooks.trusted_proxies")
     channels: dict[str, ChannelConfig] = {}
     for channel, table in _table(data, "channels", where).items():
         if not isinstance(table, dict):
@@ -271,6 +281,7 @@ def parse_config(
         failover[channel] = tuple(chain)
     return Config(
         public_url=public_url.rstrip("/") if public_url else None,
+        trusted_proxies=tuple(item.strip() for item in proxies),
         channels=channels,
         failover=failover,
         path=path,

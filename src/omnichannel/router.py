@@ -103,7 +103,9 @@ class Router:
         sender: Sender | None = None,
         clock: Callable[[], datetime] = utc_now,
         reorder_window: timedelta = DEFAULT_REORDER_WINDOW,
+        public_url: str | None = None,
     ) -> None:
+        self._public_url = public_url.rstrip("/") if public_url else None
         self._adapters: dict[str, ChannelAdapter]
         if isinstance(adapters, Mapping):
             self._adapters = dict(adapters)
@@ -157,6 +159,7 @@ class Router:
             sender=shared_sender,
             clock=clock,
             fitting_policy=fitting_policy,
+            public_url=config.public_url,
         )
 
     def _check_failover(self) -> None:
@@ -169,6 +172,12 @@ class Router:
                     )
 
     # -- introspection ------------------------------------------------------------------------
+
+    @property
+    def public_url(self) -> str | None:
+        """The URL providers call (``webhooks.public_url``); webhook signatures are checked
+        against it."""
+        return self._public_url
 
     @property
     def channels(self) -> list[str]:

@@ -3,7 +3,9 @@
 Mount it in any ASGI server or framework (``omni listen`` serves it with uvicorn). Every
 request is turned into a :class:`~omnichannel.WebhookRequest` whose URL is rebuilt from the
 configured public URL, because providers sign the URL *they* called, not the one a reverse
-proxy forwards to us.
+proxy forwards to us. Without a public URL it is rebuilt from the socket's own address, or
+from forwarded headers sent by a trusted proxy (see :mod:`omnichannel.forwarding`); never
+from a Host header a client chose. The path and query string are kept exactly as sent.
 
 Requests are refused cheaply before any signature is checked: a body over the channel's
 ``webhook_body_limit`` is answered 413 (before it is read when ``Content-Length`` says so),
@@ -13,13 +15,14 @@ and a body that does not arrive within ``read_timeout`` seconds is answered 408.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, Final
 
 import anyio
 
 from omnichannel.adapter import WebhookRequest, WebhookResponse
 from omnichannel.errors import UnknownChannel
+from omnichannel.forwarding import parse_networks, request_base_url
 
 __all__ = ["ASGIApp", "WebhookApp", "read_request", "send_response"]
 
@@ -77,18 +80,6 @@ async def read_body(scope: Scope, receive: Receive, *, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def request_base_url(scope: Scope) -> str:
-    """``scheme://host[:port]`` as the client addressed us (from the Host header)."""
-    headers = {
-        key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]
-    }
-    host = headers.get("host")
-    if host is None:
-        server = scope.get("server") or ("localhost", None)
-        host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
-    return f"{scope.get('scheme', 'http')}://{host}"
-
-
 async def read_request(
     scope: Scope,
     receive: Receive,
@@ -98,8 +89,9 @@ async def read_request(
 ) -> WebhookRequest:
     """Read an ASGI HTTP request into a :class:`WebhookRequest`.
 
-    ``base_url`` (the public URL) replaces the scheme, host and port the request arrived on;
-    the path and the raw query string are kept exactly as sent. Raises :class:`BodyTooLarge`
+    ``base_url`` (the public URL) replaces the scheme, host and port the request arrived on
+    (without it, the socket's own address is used); the path (undecoded, ``%2F`` stays
+    ``%2F``) and the raw query string are kept exactly as sent. Raises :class:`BodyTooLarge`
     for a body over ``limit`` bytes and :class:`ClientDisconnected` when the client leaves.
     """
     body = await read_body(scope, receive, limit=limit)
@@ -128,6 +120,9 @@ class WebhookApp:
     """The ASGI app: ``GET|POST /webhooks/{channel}`` goes to ``handler`` (normally
     :meth:`Router.handle_webhook`); ``GET /healthz`` answers ``{"status": "ok"}``.
 
+    ``public_url`` is the URL providers call, which signatures are checked against. Without
+    it the URL is rebuilt from the socket's address, or from the forwarded headers of a
+    request coming from ``trusted_proxies`` (addresses or networks such as ``10.0.0.0/8``).
     ``body_limit`` gives each channel's largest body in bytes (default: 64 KiB for every
     channel); ``read_timeout`` is how long a body may take to arrive, in seconds.
     """
@@ -141,24 +136,27 @@ class WebhookApp:
         prefix: str = "/webhooks/",
         body_limit: Callable[[str], int] | None = None,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         self.handler = handler
-        self.public_url = public_url
+        self.public_url = public_url.rstrip("/") if public_url else None
         self._channels = channels
         self.prefix = prefix
         self._body_limit = body_limit or (lambda channel: DEFAULT_BODY_LIMIT)
         self.read_timeout = read_timeout
+        self.trusted_proxies = parse_networks(trusted_proxies)
 
     @classmethod
     def for_router(
         cls,
         router: Any,
         *,
-        public_url: str | None = None,
+        trusted_proxies: Iterable[str] = (),
         read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> WebhookApp:
-        """The app for a :class:`~omnichannel.Router`: each channel's body limit is its
-        adapter's ``capabilities.webhook_body_limit``."""
+        """The app for a :class:`~omnichannel.Router`: signatures are checked against the
+        router's ``public_url`` (the one its adapters give providers for callbacks), and each
+        channel's body limit is its adapter's ``capabilities.webhook_body_limit``."""
 
         def body_limit(channel: str) -> int:
             try:
@@ -169,10 +167,11 @@ class WebhookApp:
 
         return cls(
             router.handle_webhook,
-            public_url=public_url,
+            public_url=router.public_url,
             channels=lambda: router.channels,
             body_limit=body_limit,
             read_timeout=read_timeout,
+            trusted_proxies=trusted_proxies,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -193,7 +192,8 @@ class WebhookApp:
         limit = self._body_limit(channel)
         try:
             with anyio.fail_after(self.read_timeout):
-                request = await read_request(scope, receive, self.public_url, limit=limit)
+                base_url = self.public_url or request_base_url(scope, self.trusted_proxies)
+                request = await read_request(scope, receive, base_url, limit=limit)
         except BodyTooLarge:
             await send_response(send, _refusal(413, f"body over the limit of {limit} bytes"))
             return

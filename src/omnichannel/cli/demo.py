@@ -88,7 +88,7 @@ def demo(timeout: float, step_delay: float, out_of_order: bool, as_json: bool) -
             router.on_status(statuses.append)
             servers = [
                 build_server(sandbox),
-                build_server(WebhookApp.for_router(router, public_url=public_url)),
+                build_server(WebhookApp.for_router(router)),
             ]
             async with anyio.create_task_group() as group:
                 await _start(servers[0], sandbox_sock, group)

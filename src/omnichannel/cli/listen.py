@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 import anyio
+import attrs
 import click
 
 from omnichannel.cli._shared import config_option, json_option, load, print_line
 from omnichannel.envelope import Envelope
 from omnichannel.events import StatusUpdate
+from omnichannel.forwarding import parse_networks
 from omnichannel.router import Router
 from omnichannel.serving import DEFAULT_HEAD_TIMEOUT, DEFAULT_LIMIT_CONCURRENCY, bind, build_server
 from omnichannel.web import WebhookApp
@@ -70,6 +72,14 @@ async def run_scheduler(router: Router) -> None:
     help="The URL providers call (overrides webhooks.public_url); signatures use it.",
 )
 @click.option(
+    "--trust-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDR",
+    help="Believe X-Forwarded-*/Forwarded headers from this proxy address or network "
+    "(repeatable; added to webhooks.trusted_proxies). Used only without a public URL.",
+)
+@click.option(
     "--limit-concurrency",
     default=DEFAULT_LIMIT_CONCURRENCY,
     show_default=True,
@@ -89,6 +99,7 @@ def listen(
     host: str,
     port: int,
     public_url: str | None,
+    trusted_proxies: tuple[str, ...],
     limit_concurrency: int,
     read_timeout: float,
     as_json: bool,
@@ -96,13 +107,18 @@ def listen(
     """Serve /webhooks/{channel}; print inbound messages and statuses (JSON lines: --json)."""
     logging.basicConfig(level=logging.WARNING, format="omni: %(levelname)s %(name)s: %(message)s")
     config, plugin_host = load(config_path)
+    if public_url:
+        # The adapters build their status-callback URLs from the same public URL.
+        config = attrs.evolve(config, public_url=public_url.rstrip("/"))
+    proxies = (*config.trusted_proxies, *trusted_proxies)
+    parse_networks(trusted_proxies, where="--trust-proxy")
     sock = bind(host, port)
-    base = public_url or config.public_url or f"http://{host}:{sock.getsockname()[1]}"
+    base = config.public_url or f"http://{host}:{sock.getsockname()[1]}"
 
     async def run() -> None:
         async with Router.from_config(config, host=plugin_host) as router:
             attach_printers(router, as_json)
-            app = WebhookApp.for_router(router, public_url=base, read_timeout=read_timeout)
+            app = WebhookApp.for_router(router, trusted_proxies=proxies, read_timeout=read_timeout)
             if not as_json:
                 click.echo(
                     f"listening on {base}/webhooks/{{channel}} for: "
