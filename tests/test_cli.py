@@ -109,6 +109,38 @@ def test_an_invalid_phone_number_exits_2_before_any_network_call(
     assert PhoneAdapter.requests == []
 
 
+@pytest.mark.parametrize(
+    ("media", "problem"),
+    [
+        ("file:///etc/passwd", "scheme 'file' is not allowed"),
+        ("http://169.254.169.254/latest/", "host 169.254.169.254 is a cloud metadata address"),
+        ("https://ops:pw@cdn.example.com/a.png", "credentials in the URL are not allowed"),
+    ],
+)
+def test_send_refuses_a_media_url_that_may_not_be_fetched_before_anything_is_sent(
+    no_plugins: Path, monkeypatch: pytest.MonkeyPatch, media: str, problem: str
+) -> None:
+    original = PluginHost.from_entry_points
+
+    def host_with_phone_adapter(**kwargs: Any) -> PluginHost:
+        host = original(**kwargs)
+        host.register(PhonePlugin(), name="phonetest")
+        return host
+
+    monkeypatch.setattr(PluginHost, "from_entry_points", staticmethod(host_with_phone_adapter))
+    config = no_plugins / "omnichannel.toml"
+    config.write_text('[channels.sms]\nadapter = "sms.phonetest"\ntoken = "t"\n')
+    code, out, err = _run(
+        "send", "--config", str(config), "sms", "+14155550199", "hi", "--media", media
+    )
+    assert code == 2
+    assert out == ""
+    assert err.startswith(f"omni: error: media URL refused: {problem}; ")
+    assert err.count("\n") == 1
+    assert "pw@" not in err
+    assert PhoneAdapter.requests == []
+
+
 def test_doctor_reports_problems_without_printing_secrets(no_plugins: Path) -> None:
     config = no_plugins / "omnichannel.toml"
     config.write_text('[channels.sms]\nadapter = "sms.nope"\ntoken = "super-secret-token-42"\n')

@@ -113,3 +113,11 @@ def test_trusted_proxies_are_read_as_networks_and_a_bad_entry_is_named() -> None
         parse_config({"webhooks": {"trusted_proxies": ["proxy.lan"]}})
     with pytest.raises(ConfigurationError, match="must be a list of addresses or networks"):
         parse_config({"webhooks": {"trusted_proxies": "10.0.0.0/8"}})
+
+
+def test_private_media_hosts_are_refused_unless_the_routing_section_allows_them() -> None:
+    assert parse_config({}).allow_private_media_hosts is False
+    allowed = parse_config({"routing": {"allow_private_media_hosts": True}})
+    assert allowed.allow_private_media_hosts is True
+    with pytest.raises(ConfigurationError, match="must be true or false"):
+        parse_config({"routing": {"allow_private_media_hosts": "yes"}})

@@ -28,6 +28,7 @@ FORBIDDEN_IMPORTS = {
     "router": {"cli", "web", "sandbox"},
     "serving": {"router", "plugins", "adapter", "cli", "sandbox"},
     "forwarding": {"router", "plugins", "adapter", "cli", "web", "sandbox", "config"},
+    "media_urls": {"router", "plugins", "adapter", "cli", "web", "sandbox", "config"},
 }
 
 

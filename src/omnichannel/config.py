@@ -186,6 +186,9 @@ class Config:
     channels: Mapping[str, ChannelConfig] = attrs.field(factory=dict)
     failover: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     """Per channel, the channels to try next when a send fails for good."""
+    allow_private_media_hosts: bool = False
+    """Let media URLs point at loopback and private hosts (``routing.allow_private_media_hosts``;
+    a sandbox on 127.0.0.1 needs it). Cloud metadata services stay refused."""
     path: Path | None = None
 
 
@@ -279,11 +282,17 @@ def parse_config(
                 f"{where}: routing.failover.{channel} must be a list of channels"
             )
         failover[channel] = tuple(chain)
+    allow_private_media_hosts = routing.get("allow_private_media_hosts", False)
+    if not isinstance(allow_private_media_hosts, bool):
+        raise ConfigurationError(
+            f"{where}: routing.allow_private_media_hosts must be true or false"
+        )
     return Config(
         public_url=public_url.rstrip("/") if public_url else None,
         trusted_proxies=tuple(item.strip() for item in proxies),
         channels=channels,
         failover=failover,
+        allow_private_media_hosts=allow_private_media_hosts,
         path=path,
     )
 

@@ -10,6 +10,7 @@ from omnichannel.cli._shared import config_option, json_option, load, print_json
 from omnichannel.config import Config
 from omnichannel.envelope import Address, Content, Envelope, Media
 from omnichannel.errors import ConfigurationError, SendError, UnknownChannel
+from omnichannel.media_urls import check_media_urls
 from omnichannel.plugins import PluginHost
 from omnichannel.router import Router
 
@@ -73,6 +74,12 @@ def send(
     )
 
     async def run() -> SendReceipt:
+        await check_media_urls(
+            media_urls,
+            allow_private=config.allow_private_media_hosts,
+            channel=channel,
+            envelope_id=envelope.id,
+        )
         async with Router.from_config(config, host=host) as router:
             return await router.send(envelope)
 
