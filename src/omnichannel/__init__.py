@@ -26,7 +26,15 @@ if TYPE_CHECKING:
     )
     from omnichannel.blocking import BlockingRouter
     from omnichannel.capabilities import Capabilities, InboundMode, MediaRules
-    from omnichannel.config import Config, Secret, build_settings, load_config, secret, setting
+    from omnichannel.config import (
+        Config,
+        Secret,
+        build_settings,
+        describe_value,
+        load_config,
+        secret,
+        setting,
+    )
     from omnichannel.envelope import (
         Address,
         AddressKind,
@@ -105,6 +113,7 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "Config",
         "Secret",
         "build_settings",
+        "describe_value",
         "load_config",
         "secret",
         "setting",
@@ -262,6 +271,7 @@ __all__ = [
     "__version__",
     "apply_status",
     "build_settings",
+    "describe_value",
     "fit",
     "hookimpl",
     "load_config",
