@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -260,3 +261,34 @@ def test_listen_with_a_trusted_proxy_that_is_not_an_address_exits_2(no_plugins: 
         "omni: error: --trust-proxy: 'proxy.lan' is not an IP address or network "
         "(such as 10.0.0.0/8)\n"
     )
+
+
+def test_listen_escapes_control_characters_in_human_output() -> None:
+    from omnichannel import Address, DeliveryStatus, Direction, StatusUpdate
+    from omnichannel.cli.listen import render_message, render_status
+
+    forged = "hi\nstatus sms SM1 -> delivered [01FAKE]\r\x1b[2J\u202eevil"
+    message = Envelope(
+        channel="sms",
+        direction=Direction.INBOUND,
+        sender=Address(channel="sms", value="+14155550199\n"),
+        recipient=Address(channel="sms", value="+14155550100"),
+        content=forged,
+        metadata={"note": "a\tb"},
+    )
+    line = render_message(message)
+    assert "\n" not in line
+    assert "\r" not in line
+    assert "\x1b" not in line
+    assert "\u202e" not in line
+    assert line == (
+        "message sms from +14155550199\\n: hi\\nstatus sms SM1 -> delivered [01FAKE]\\r"
+        "\\x1b[2J\\u202eevil [note=a\\tb]"
+    )
+    update = StatusUpdate(
+        channel="sms",
+        provider_id="SM1\nmessage sms from x: hi",
+        status=DeliveryStatus.DELIVERED,
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert "\n" not in render_status(update)

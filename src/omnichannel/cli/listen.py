@@ -18,19 +18,44 @@ from omnichannel.web import WebhookApp
 
 SCHEDULER_INTERVAL_SECONDS = 1.0
 
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional controls
+# (a right-to-left override can make a line read as something else).
+_UNPRINTABLE = [
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+]
+_ESCAPES = {
+    code: _NAMED_ESCAPES.get(chr(code), f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    for code in _UNPRINTABLE
+}
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``), so what a customer
+    or provider sent cannot forge a line or drive the terminal."""
+    return text.translate(_ESCAPES)
+
 
 def render_message(envelope: Envelope) -> str:
-    """The human form of an inbound message."""
+    """The human form of an inbound message, on one line whatever the message holds."""
     sender = envelope.sender.value if envelope.sender else "?"
     flags = "".join(f" [{key}={value}]" for key, value in envelope.metadata.items())
-    return f"message {envelope.channel} from {sender}: {envelope.content.text}{flags}"
+    return _printable(f"message {envelope.channel} from {sender}: {envelope.content.text}{flags}")
 
 
 def render_status(update: StatusUpdate) -> str:
-    """The human form of a status update."""
+    """The human form of a status update, on one line whatever the provider sent."""
     reason = f" ({update.reason.value}: {update.provider_code})" if update.reason else ""
     about = update.envelope_id or "unknown envelope"
-    return (
+    return _printable(
         f"status {update.channel} {update.provider_id} -> {update.status.value}{reason} [{about}]"
     )
 
