@@ -126,10 +126,10 @@ async def test_a_client_that_sends_nothing_is_disconnected_silently() -> None:
 
 async def test_a_request_whose_head_arrived_is_answered_however_long_the_app_takes() -> None:
     async def slow(scope: Scope, receive: Receive, send: Send) -> None:
-        await anyio.sleep(0.15)
+        await anyio.sleep(0.08)
         await _hello(scope, receive, send)
 
-    async with _serving(slow, head_timeout=0.03) as port:
+    async with _serving(slow, head_timeout=0.02) as port:
         answer = await _exchange(
             port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         )
