@@ -13,10 +13,10 @@ import argparse
 import re
 
 import anyio
-import uvicorn
 
 from omnichannel import Config, Envelope, Router, StatusUpdate, load_config
 from omnichannel.plugin import Sender
+from omnichannel.serving import bind, build_server
 from omnichannel.web import WebhookApp
 
 CALL_ME = re.compile(r"\b(call|phone|ring)\s+me\b", re.IGNORECASE)
@@ -60,14 +60,11 @@ def main() -> None:
     router = build_router(load_config(args.config))
     app = WebhookApp.for_router(router)
 
+    sock = bind("127.0.0.1", args.port)
+
     async def serve() -> None:
         async with router:
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off"
-                )
-            )
-            await server.serve()
+            await build_server(app).serve(sockets=[sock])
 
     anyio.run(serve)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -101,6 +102,38 @@ def test_an_invalid_phone_number_exits_2_before_any_network_call(
     assert PhoneAdapter.requests == []
 
 
+@pytest.mark.parametrize(
+    ("media", "problem"),
+    [
+        ("file:///etc/passwd", "scheme 'file' is not allowed"),
+        ("http://169.254.169.254/latest/", "host 169.254.169.254 is a cloud metadata address"),
+        ("https://ops:pw@cdn.example.com/a.png", "credentials in the URL are not allowed"),
+    ],
+)
+def test_send_refuses_a_media_url_that_may_not_be_fetched_before_anything_is_sent(
+    no_plugins: Path, monkeypatch: pytest.MonkeyPatch, media: str, problem: str
+) -> None:
+    original = PluginHost.from_entry_points
+
+    def host_with_phone_adapter(**kwargs: Any) -> PluginHost:
+        host = original(**kwargs)
+        host.register(PhonePlugin(), name="phonetest")
+        return host
+
+    monkeypatch.setattr(PluginHost, "from_entry_points", staticmethod(host_with_phone_adapter))
+    config = no_plugins / "omnichannel.toml"
+    config.write_text('[channels.sms]\nadapter = "sms.phonetest"\ntoken = "t"\n')
+    code, out, err = _run(
+        "send", "--config", str(config), "sms", "+14155550199", "hi", "--media", media
+    )
+    assert code == 2
+    assert out == ""
+    assert err.startswith(f"omni: error: media URL refused: {problem}; ")
+    assert err.count("\n") == 1
+    assert "pw@" not in err
+    assert PhoneAdapter.requests == []
+
+
 def test_doctor_reports_problems_without_printing_secrets(no_plugins: Path) -> None:
     config = no_plugins / "omnichannel.toml"
     config.write_text('[channels.sms]\nadapter = "sms.nope"\ntoken = "super-secret-token-42"\n')
@@ -152,3 +185,102 @@ async def test_listen_prints_one_json_line_per_message_and_status(
     assert lines[0]["envelope"]["content"]["text"] == "STOP"
     assert lines[0]["envelope"]["v"] == 1
     assert lines[1]["status"]["status"] == "delivered"
+
+
+def test_listen_on_a_port_in_use_exits_2_with_one_line(no_plugins: Path) -> None:
+    from omnichannel.serving import bind
+
+    with bind("127.0.0.1", 0) as taken:
+        port = taken.getsockname()[1]
+        code, out, err = _run("listen", "--port", str(port))
+    assert code == 2
+    assert err == f"omni: error: port {port} on 127.0.0.1 is in use; pass --port\n"
+    assert out == ""
+
+
+def test_listen_on_a_port_out_of_range_exits_2_with_one_line(no_plugins: Path) -> None:
+    code, _, err = _run("listen", "--port", "70000")
+    assert (code, err) == (2, "omni: error: port 70000 is out of range 0-65535; pass --port\n")
+
+
+class _NoServer:
+    """Stands in for the uvicorn server: records the app and returns at once."""
+
+    apps: ClassVar[list[Any]] = []
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        self.apps.append(app)
+
+    async def serve(self, sockets: list[Any]) -> None:
+        for sock in sockets:
+            sock.close()
+
+
+def test_listen_public_url_reaches_the_webhook_app_and_the_adapters(
+    no_plugins: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = PluginHost.from_entry_points
+
+    def host_with_phone_adapter(**kwargs: Any) -> PluginHost:
+        host = original(**kwargs)
+        host.register(PhonePlugin(), name="phonetest")
+        return host
+
+    monkeypatch.setattr(PluginHost, "from_entry_points", staticmethod(host_with_phone_adapter))
+    monkeypatch.setattr("omnichannel.cli.listen.build_server", _NoServer)
+    config = no_plugins / "omnichannel.toml"
+    config.write_text(
+        '[webhooks]\npublic_url = "https://old.example.com"\ntrusted_proxies = ["10.0.0.1"]\n'
+        '[channels.sms]\nadapter = "sms.phonetest"\ntoken = "t"\n'
+    )
+    code, out, err = _run(
+        "listen", "--config", str(config), "--port", "0",
+        "--public-url", "https://hooks.example.com/", "--trust-proxy", "192.0.2.0/24",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert out == "listening on https://hooks.example.com/webhooks/{channel} for: sms\n"
+    app = _NoServer.apps[-1]
+    router = app.handler.__self__
+    assert app.public_url == router.public_url == "https://hooks.example.com"
+    assert router.adapter("sms").context.public_url == "https://hooks.example.com"
+    assert [str(network) for network in app.trusted_proxies] == ["10.0.0.1/32", "192.0.2.0/24"]
+
+
+def test_listen_with_a_trusted_proxy_that_is_not_an_address_exits_2(no_plugins: Path) -> None:
+    code, _, err = _run("listen", "--port", "0", "--trust-proxy", "proxy.lan")
+    assert code == 2
+    assert err == (
+        "omni: error: --trust-proxy: 'proxy.lan' is not an IP address or network "
+        "(such as 10.0.0.0/8)\n"
+    )
+
+
+def test_listen_escapes_control_characters_in_human_output() -> None:
+    from omnichannel import Address, DeliveryStatus, Direction, StatusUpdate
+    from omnichannel.cli.listen import render_message, render_status
+
+    forged = "hi\nstatus sms SM1 -> delivered [01FAKE]\r\x1b[2J\u202eevil"
+    message = Envelope(
+        channel="sms",
+        direction=Direction.INBOUND,
+        sender=Address(channel="sms", value="+14155550199\n"),
+        recipient=Address(channel="sms", value="+14155550100"),
+        content=forged,
+        metadata={"note": "a\tb"},
+    )
+    line = render_message(message)
+    assert "\n" not in line
+    assert "\r" not in line
+    assert "\x1b" not in line
+    assert "\u202e" not in line
+    assert line == (
+        "message sms from +14155550199\\n: hi\\nstatus sms SM1 -> delivered [01FAKE]\\r"
+        "\\x1b[2J\\u202eevil [note=a\\tb]"
+    )
+    update = StatusUpdate(
+        channel="sms",
+        provider_id="SM1\nmessage sms from x: hi",
+        status=DeliveryStatus.DELIVERED,
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert "\n" not in render_status(update)

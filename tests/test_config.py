@@ -6,7 +6,7 @@ import attrs
 import pytest
 
 from omnichannel import ConfigurationError, MissingVariable, Secret, load_config
-from omnichannel.config import parse_config, secret, setting
+from omnichannel.config import ChannelConfig, describe_value, parse_config, secret, setting
 from omnichannel.plugin import build_settings
 
 
@@ -54,7 +54,11 @@ def test_environment_variables_are_interpolated_with_defaults(tmp_path: Path) ->
     config = load_config(path, environ={"HOST": "support.example.com", "TOKEN": "t0k"})
     assert config.public_url == "https://support.example.com"
     assert config.channels["sms"].adapter == "sms.example"
-    assert config.channels["sms"].settings == {"token": "t0k", "region": "us1"}
+    settings = config.channels["sms"].settings
+    assert {name: value.reveal() for name, value in settings.items()} == {
+        "token": "t0k",
+        "region": "us1",
+    }
     assert config.routing.failover == {"whatsapp": ("sms",)}
     assert config.path == path
 
@@ -140,3 +144,106 @@ def test_a_wrong_routing_table_is_one_clear_error(routing: dict[str, object], me
     with pytest.raises(ConfigurationError) as caught:
         parse_config({"routing": routing})
     assert message in str(caught.value)
+
+
+def test_trusted_proxies_are_read_as_networks_and_a_bad_entry_is_named() -> None:
+    config = parse_config(
+        {"webhooks": {"trusted_proxies": ["10.0.0.0/8", "192.0.2.7", "fd00::/8"]}}
+    )
+    assert config.trusted_proxies == ("10.0.0.0/8", "192.0.2.7", "fd00::/8")
+    assert parse_config({}).trusted_proxies == ()
+    with pytest.raises(ConfigurationError, match=r"'proxy\.lan' is not an IP address or network"):
+        parse_config({"webhooks": {"trusted_proxies": ["proxy.lan"]}})
+    with pytest.raises(ConfigurationError, match="must be a list of addresses or networks"):
+        parse_config({"webhooks": {"trusted_proxies": "10.0.0.0/8"}})
+
+
+def test_private_media_hosts_are_refused_unless_the_routing_section_allows_them() -> None:
+    assert parse_config({}).routing.allow_private_media_hosts is False
+    allowed = parse_config({"routing": {"allow_private_media_hosts": True}})
+    assert allowed.routing.allow_private_media_hosts is True
+    with pytest.raises(ConfigurationError, match="allow_private_media_hosts has the wrong type"):
+        parse_config({"routing": {"allow_private_media_hosts": "yes"}})
+
+
+def test_every_string_in_a_channel_table_is_a_secret_from_the_moment_it_is_parsed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "omnichannel.toml"
+    path.write_text(
+        '[channels.sms]\nadapter = "sms.example"\naccount = "pasted-token-in-the-wrong-field"\n'
+        'scopes = ["scope-secret-1", "scope-secret-2"]\nport = 587\nverbose = true\n'
+    )
+    config = load_config(path, environ={})
+    settings = config.channels["sms"].settings
+    shown = f"{config!r} {config.channels['sms']!r} {settings!r} {settings}"
+    for value in ("pasted-token", "scope-secret-1", "scope-secret-2"):
+        assert value not in shown
+    assert isinstance(settings["account"], Secret)
+    assert all(isinstance(item, Secret) for item in settings["scopes"])
+    assert (settings["port"], settings["verbose"]) == (587, True)
+
+
+def test_a_channel_config_built_from_plain_values_holds_them_as_secrets() -> None:
+    channel = ChannelConfig(channel="sms", adapter="sms.example", settings={"token": "t0k-42"})
+    assert channel.settings["token"] == Secret("t0k-42")
+
+
+def test_settings_reveal_plain_fields_and_keep_secret_fields_secret() -> None:
+    channel = ChannelConfig(
+        channel="sms",
+        adapter="sms.example",
+        settings={"account": "A1", "token": "tok-123456", "from": "+14155550100"},
+    )
+    settings = build_settings(ExampleSettings, channel.settings, where="[x]")
+    assert (settings.account, settings.from_) == ("A1", "+14155550100")
+    assert type(settings.account) is str
+    assert settings.token == Secret("tok-123456")
+
+
+@attrs.frozen(kw_only=True)
+class PortSettings:
+    port: int = setting(help="Port.", converter=int)
+    hosts: tuple[str, ...] = setting(help="Hosts.", default=(), converter=tuple)
+    mode: str = attrs.field(default="a", validator=attrs.validators.in_(["a", "b"]))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"port": "hunter2-token-value"},
+        {"port": "pw"},
+        {"port": "25", "mode": "xy"},
+        {"port": "25", "mode": "sk_live_0123456789"},
+    ],
+    ids=["long", "short", "short-in-validator", "long-in-validator"],
+)
+def test_a_value_failing_a_generic_check_is_never_echoed(values: dict[str, str]) -> None:
+    channel = ChannelConfig(channel="x", adapter="x.example", settings=values)
+    with pytest.raises(ConfigurationError) as caught:
+        build_settings(PortSettings, channel.settings, where="[channels.x]")
+    message = str(caught.value)
+    assert message.startswith("[channels.x]: ")
+    assert "<redacted>" in message
+    for value in values.values():
+        assert repr(value) not in message
+        assert len(value) < 4 or value not in message
+
+
+@pytest.mark.parametrize(
+    ("value", "described"),
+    [
+        ("ACabc", "a 5-character value"),
+        (Secret("0" * 32), "a 32-character value"),
+        (" SK123 ", "a 7-character value with spaces around it"),
+        ("", "an empty value"),
+        ("   ", "a blank value"),
+        (None, "no value"),
+        (True, "true"),
+        (8080, "a number"),
+        (["a", "b"], "a list of 2 item(s)"),
+        ({"a": 1}, "a table"),
+    ],
+)
+def test_a_value_is_described_without_being_shown(value: object, described: str) -> None:
+    assert describe_value(value) == described

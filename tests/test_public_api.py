@@ -23,7 +23,8 @@ APPLICATION_API = {
     "ConfigurationError", "Content", "ContentRejected", "ContentTooLong", "DeliveryStatus",
     "Direction", "Envelope", "EnvelopeExpired", "FailureReason", "FittingPolicy",
     "FittingReport", "Inbound", "Interactive", "InvalidAddress", "InvalidEnvelope",
-    "InvalidRecipient", "Media", "MediaPolicy", "MissingVariable", "OmnichannelError",
+    "InvalidMediaUrl", "InvalidRecipient", "Media", "MediaPolicy", "MissingVariable",
+    "OmnichannelError",
     "Outbound", "OutcomeUnknown", "PluginHost", "PluginLoadFailure", "PolicyViolation",
     "ProviderError", "RateLimited", "RestrictedPublic", "Router", "RoutingPolicy", "Secret",
     "SendError", "SendReceipt", "Sensitivity", "StatusAnomaly", "StatusUpdate", "Template",
@@ -38,7 +39,8 @@ PLUGIN_API = {
     "ProviderRequest", "ProviderResponse", "RetryPolicy", "SecretHeaders", "Sender",
     "SentMessage", "StandardWebhooks", "TemplateRules", "Transport", "WebhookResult",
     "WeightedLength", "basic_auth", "bearer_auth", "build_settings", "constant_time_equal",
-    "default_error_for_response", "describe_settings", "hmac_digest", "mac_over_parts",
+    "default_error_for_response", "describe_settings", "describe_value", "hmac_digest",
+    "mac_over_parts",
     "retry_after_seconds", "secret", "setting", "sign_body", "sign_url_params",
     "url_params_string", "url_port_variants", "verify_body", "verify_url_params",
     "verify_url_params_request",
@@ -58,6 +60,9 @@ FORBIDDEN_IMPORTS = {
     "adapter": {"router", "plugins", "cli", "web", "sandbox"},
     "plugins": {"router", "cli", "web", "sandbox"},
     "router": {"cli", "web", "sandbox"},
+    "serving": {"router", "plugins", "adapter", "cli", "sandbox"},
+    "forwarding": {"router", "plugins", "adapter", "cli", "web", "sandbox", "config"},
+    "media_urls": {"router", "plugins", "adapter", "cli", "web", "sandbox", "config"},
 }
 
 

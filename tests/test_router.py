@@ -629,3 +629,12 @@ async def test_a_late_outside_window_failure_fails_over_without_a_template() -> 
     await router.receive(statuses=[_late_window_failure("wamid.1", envelope.id)])
     assert [sent.content.text for sent in sms.sent] == ["your order"]
     assert sms.sent[0].recipient.value == "+16505551234"
+
+
+def test_the_public_url_comes_from_the_configuration_or_the_constructor() -> None:
+    from omnichannel.config import parse_config
+
+    config = parse_config({"webhooks": {"public_url": "https://support.example.com/"}})
+    assert Router.from_config(config, host=PluginHost()).public_url == "https://support.example.com"
+    assert Router([], public_url="https://a.example/").public_url == "https://a.example"
+    assert Router([]).public_url is None

@@ -287,7 +287,8 @@ class Capabilities:
         default=frozenset({InboundMode.WEBHOOK}), converter=_inbound_modes
     )
     webhook_body_limit: int = 65_536
-    """The largest webhook body the provider sends, in bytes; bigger bodies are refused unread."""
+    """The largest webhook body, in bytes, the webhook app reads for this channel; a bigger
+    one is refused with 413 before it is read, so unsigned junk stays cheap to turn away."""
 
     def for_visibility(self, visibility: Visibility) -> Capabilities:
         """The shape that carries an envelope of ``visibility``: the public one for PUBLIC
@@ -319,6 +320,8 @@ class Capabilities:
             found.append("statuses must name at least one status the channel reports")
         if not self.inbound:
             found.append("inbound must name at least one inbound mode")
+        if self.webhook_body_limit <= 0:
+            found.append("webhook_body_limit must be a positive number of bytes")
         call_statuses = {
             DeliveryStatus.INITIATED,
             DeliveryStatus.RINGING,
@@ -331,8 +334,6 @@ class Capabilities:
             found.append("call statuses declared on a channel with calls=False")
         if DeliveryStatus.READ in self.statuses and DeliveryStatus.DELIVERED not in self.statuses:
             found.append("a channel that reports read must also report delivered")
-        if self.webhook_body_limit <= 0:
-            found.append("webhook_body_limit must be positive")
         if self.reply_chain and not self.split_long_text:
             found.append("reply_chain needs split_long_text")
         if self.sms_segments and self.weighted_length is not None:

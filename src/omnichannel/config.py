@@ -10,8 +10,11 @@ A configuration names, per channel, the adapter that serves it and that adapter'
     adapter = "sms.example"
     auth_token = "${SMS_AUTH_TOKEN}"
 
-Secret settings become :class:`Secret` values the moment they are read, so no repr, log line
-or error message can show them.
+Every string in a ``[channels.*]`` table is held as a :class:`Secret` from the moment the
+file is parsed, so no repr or stray log of a configuration can show a token, wherever it was
+put; :func:`build_settings` reveals the values of settings not declared secret when it builds
+an adapter's settings. Errors about a setting's value describe it (:func:`describe_value`)
+rather than repeat it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any, Final, TypeVar, cast
 import attrs
 
 from omnichannel.errors import ConfigurationError, MissingVariable
+from omnichannel.forwarding import parse_networks
 from omnichannel.policy import RestrictedPublic, RoutingPolicy
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "Secret",
     "build_settings",
     "describe_settings",
+    "describe_value",
     "load_config",
     "secret",
     "setting",
@@ -80,6 +85,62 @@ class Secret:
 
 def _to_secret(value: str | Secret | None) -> Secret | None:
     return None if value is None else Secret(value)
+
+
+def _conceal(value: Any) -> Any:
+    if isinstance(value, str):
+        return Secret(value)
+    if isinstance(value, list | tuple):
+        return [_conceal(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _conceal(item) for key, item in value.items()}
+    return value
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value.reveal()
+    if isinstance(value, list | tuple):
+        return [_reveal(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _reveal(item) for key, item in value.items()}
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    revealed = _reveal(value)
+    if isinstance(revealed, str):
+        return [revealed]
+    if isinstance(revealed, list):
+        return [text for item in revealed for text in _strings(item)]
+    if isinstance(revealed, dict):
+        return [text for item in revealed.values() for text in _strings(item)]
+    return []
+
+
+def describe_value(value: object) -> str:
+    """A setting's value described without showing it, for error messages ("account_sid is
+    not an Account SID: got a 32-character value"): a value put in the wrong setting may be a
+    secret. Only booleans and a missing value are shown as they are."""
+    if value is None:
+        return "no value"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Secret | str):
+        text = value.reveal() if isinstance(value, Secret) else value
+        if not text:
+            return "an empty value"
+        if not text.strip():
+            return "a blank value"
+        spaces = " with spaces around it" if text != text.strip() else ""
+        return f"a {len(text)}-character value{spaces}"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} item(s)"
+    if isinstance(value, Mapping):
+        return "a table"
+    return f"a {type(value).__name__} value"
 
 
 _NOTHING: Any = attrs.NOTHING
@@ -128,21 +189,32 @@ def build_settings(cls: type[SettingsT], values: Mapping[str, Any], *, where: st
     )
     if missing:
         raise ConfigurationError(f"{where}: missing required setting(s) {', '.join(missing)}")
-    kwargs = {fields[name].name: value for name, value in values.items()}
+    # Secret fields get the Secret itself (``secret()`` accepts one); the others the value.
+    kwargs = {
+        fields[name].name: value if fields[name].metadata.get("secret") else _reveal(value)
+        for name, value in values.items()
+    }
     try:
         return cls(**kwargs)
     except ConfigurationError as exc:
         raise ConfigurationError(f"{where}: {exc.message}") from None
     except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"{where}: {_redacted(exc, values)}") from None
+        # attrs validators pass (message, attribute, ...) as arguments: the message suffices.
+        text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        raise ConfigurationError(f"{where}: {_redacted(text, values)}") from None
 
 
-def _redacted(exc: Exception, values: Mapping[str, Any]) -> str:
-    text = str(exc)
-    for value in values.values():
-        if isinstance(value, Secret | str) and str(value) and len(str(value)) > 3:
-            raw = value.reveal() if isinstance(value, Secret) else value
+def _redacted(text: str, values: Mapping[str, Any]) -> str:
+    """``text`` with every string value of ``values`` replaced: quoted as a repr shows it,
+    bare anywhere when it is 4 characters or more, and bare as a whole word when shorter."""
+    for raw in sorted(set(_strings(dict(values))), key=len, reverse=True):
+        if not raw:
+            continue
+        text = text.replace(repr(raw), "<redacted>")
+        if len(raw) >= 4:
             text = text.replace(raw, "<redacted>")
+        else:
+            text = re.sub(rf"(?<!\w){re.escape(raw)}(?!\w)", "<redacted>", text)
     return text
 
 
@@ -165,13 +237,19 @@ def describe_settings(cls: type[Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _concealed_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(name): _conceal(value) for name, value in values.items()}
+
+
 @attrs.frozen(kw_only=True)
 class ChannelConfig:
     """One ``[channels.NAME]`` table: the adapter name and its (interpolated) settings."""
 
     channel: str
     adapter: str
-    settings: Mapping[str, Any] = attrs.field(repr=False)
+    settings: Mapping[str, Any] = attrs.field(repr=False, converter=_concealed_settings)
+    """Setting values as read, with every string (nested ones too) held as a :class:`Secret`;
+    :func:`build_settings` reveals those of settings that are not secret."""
 
 
 @attrs.frozen(kw_only=True)
@@ -180,6 +258,9 @@ class Config:
 
     public_url: str | None = None
     """The URL providers call (``https://support.example.com``); webhook signatures depend on it."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses and networks of reverse proxies whose forwarded headers are believed when no
+    public URL is configured (``webhooks.trusted_proxies``)."""
     channels: Mapping[str, ChannelConfig] = attrs.field(factory=dict)
     routing: RoutingPolicy = attrs.field(factory=RoutingPolicy)
     """The ``[routing]`` table: failover, the signpost rule, handler timeouts."""
@@ -250,6 +331,12 @@ def parse_config(
         raise ConfigurationError(f"{where}: unknown section(s) {', '.join(unknown)}")
     webhooks = _table(data, "webhooks", where)
     public_url = _interpolate(webhooks.get("public_url"), env, "webhooks.public_url")
+    proxies = _interpolate(webhooks.get("trusted_proxies", []), env, "webhooks.trusted_proxies")
+    if not isinstance(proxies, list) or not all(isinstance(item, str) for item in proxies):
+        raise ConfigurationError(
+            f"{where}: webhooks.trusted_proxies must be a list of addresses or networks"
+        )
+    parse_networks(proxies, where=f"{where}: webhooks.trusted_proxies")
     channels: dict[str, ChannelConfig] = {}
     for channel, table in _table(data, "channels", where).items():
         if not isinstance(table, dict):
@@ -265,6 +352,7 @@ def parse_config(
     routing = _routing(_interpolate(_table(data, "routing", where), env, "routing"), where)
     return Config(
         public_url=public_url.rstrip("/") if public_url else None,
+        trusted_proxies=tuple(item.strip() for item in proxies),
         channels=channels,
         routing=routing,
         path=path,

@@ -7,7 +7,8 @@ OmnichannelError
 │   ├── UnknownAdapter            no installed plugin provides that adapter name
 │   └── MissingVariable           an ${ENV} reference in the config is unset
 ├── InvalidEnvelope               the envelope itself is wrong (a field, a value)
-│   └── InvalidAddress            a phone number, email address or handle that cannot be used
+│   ├── InvalidAddress            a phone number, email address or handle that cannot be used
+│   └── InvalidMediaUrl           a media URL that may not be fetched (scheme, credentials, host)
 ├── SendError                     a send did not happen; `retryable`: is trying again safe
 │   ├── ProviderError             the provider answered with an error
 │   │   └── RateLimited           slow down; `retry_after` seconds when the provider said
@@ -50,6 +51,7 @@ __all__ = [
     "EnvelopeExpired",
     "InvalidAddress",
     "InvalidEnvelope",
+    "InvalidMediaUrl",
     "MissingVariable",
     "OmnichannelError",
     "OutcomeUnknown",
@@ -158,6 +160,28 @@ class InvalidAddress(InvalidEnvelope):
         super().__init__(f"invalid {kind} address {value!r}: {reason}", channel=channel)
         self.value = value
         self.kind = kind
+
+
+class InvalidMediaUrl(InvalidEnvelope):
+    """A media URL that no provider or adapter may be asked to fetch.
+
+    ``problem`` says what is wrong with it (the scheme, credentials in the URL, an internal
+    host); the message never repeats the URL's credentials, path or query.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        hint: str = "attach an http or https URL on a public host",
+        channel: str | None = None,
+        envelope_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            f"media URL refused: {problem}; {hint}", channel=channel, envelope_id=envelope_id
+        )
+        self.problem = problem
+        self.hint = hint
 
 
 class SendError(OmnichannelError):

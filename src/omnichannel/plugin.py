@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from omnichannel.config import (
         build_settings,
         describe_settings,
+        describe_value,
         secret,
         setting,
     )
@@ -87,6 +88,7 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
     "omnichannel.config": (
         "build_settings",
         "describe_settings",
+        "describe_value",
         "secret",
         "setting",
     ),
@@ -147,6 +149,7 @@ __all__ = [
     "constant_time_equal",
     "default_error_for_response",
     "describe_settings",
+    "describe_value",
     "hmac_digest",
     "mac_over_parts",
     "retry_after_seconds",

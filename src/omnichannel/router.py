@@ -91,6 +91,7 @@ class Router:
         reorder_window: timedelta = DEFAULT_REORDER_WINDOW,
         public_url: str | None = None,
     ) -> None:
+        self._public_url = public_url.rstrip("/") if public_url else None
         self._adapters: dict[str, ChannelAdapter]
         if isinstance(adapters, Mapping):
             self._adapters = dict(adapters)
@@ -101,7 +102,6 @@ class Router:
         self.fitting_policy = fitting_policy or FittingPolicy()
         self.sender = sender
         self.clock = clock
-        self.public_url = public_url.rstrip("/") if public_url else None
         self.statuses = StatusTracker(clock=clock, reorder_window=reorder_window)
         self.windows = SessionWindows()
         self.menus = NumberedMenus()
@@ -176,6 +176,12 @@ class Router:
             )
 
     # -- introspection ------------------------------------------------------------------------
+
+    @property
+    def public_url(self) -> str | None:
+        """The URL providers call (``webhooks.public_url``); webhook signatures are checked
+        against it."""
+        return self._public_url
 
     @property
     def channels(self) -> list[str]:
@@ -340,6 +346,7 @@ class Router:
                 adapter=adapter.info.name,
                 envelope_id=envelope.id,
             )
+        await self._check_media(envelope)
         envelope, window_note = self._within_session_window(envelope, adapter)
         shape = capabilities.for_visibility(envelope.visibility)
         fitted = fit(envelope.content, shape, self.fitting_policy)
@@ -446,6 +453,23 @@ class Router:
         public_receipt = await self._send_on(public, signpost=False)
         return attrs.evolve(
             private_receipt, conversation_id=conversation, public_signpost=public_receipt
+        )
+
+    async def _check_media(self, envelope: Envelope) -> None:
+        urls = [item.url for item in envelope.content.media if item.url is not None]
+        template = envelope.content.template
+        header_media = template.header.media if template and template.header else None
+        if header_media is not None and header_media.url is not None:
+            urls.append(header_media.url)
+        if not urls:
+            return
+        from omnichannel.media_urls import check_media_urls
+
+        await check_media_urls(
+            urls,
+            allow_private=self.policy.allow_private_media_hosts,
+            channel=envelope.channel,
+            envelope_id=envelope.id,
         )
 
     @staticmethod

@@ -3,16 +3,26 @@
 Mount it in any ASGI server or framework (``omni listen`` serves it with uvicorn). Every
 request is turned into a :class:`~omnichannel.WebhookRequest` whose URL is rebuilt from the
 configured public URL, because providers sign the URL *they* called, not the one a reverse
-proxy forwards to us.
+proxy forwards to us. Without a public URL it is rebuilt from the socket's own address, or
+from forwarded headers sent by a trusted proxy (see :mod:`omnichannel.forwarding`); never
+from a Host header a client chose. The path and query string are kept exactly as sent.
+
+Requests are refused cheaply before any signature is checked: a body over the channel's
+``webhook_body_limit`` is answered 413 (before it is read when ``Content-Length`` says so),
+and a body that does not arrive within ``read_timeout`` seconds is answered 408.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any, Final
+
+import anyio
 
 from omnichannel.adapter import WebhookRequest, WebhookResponse
+from omnichannel.errors import UnknownChannel
+from omnichannel.forwarding import parse_networks, request_base_url
 
 __all__ = ["ASGIApp", "WebhookApp", "read_request", "send_response"]
 
@@ -23,53 +33,75 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_BODY_BYTES: Final = 5 * 1024 * 1024
+"""The body limit of :func:`read_request` when none is given (the sandbox's API requests)."""
+DEFAULT_BODY_LIMIT: Final = 65_536
+"""The body limit of a channel no adapter serves (it is answered 404 once read)."""
+DEFAULT_READ_TIMEOUT: Final = 10.0
+"""Seconds a webhook body may take to arrive."""
+
+_CLOSE: Final = (("connection", "close"),)
 
 
 class BodyTooLarge(Exception):
-    """The request body is over :data:`MAX_BODY_BYTES`."""
+    """The request body is over the limit it is read with."""
 
 
-def request_base_url(scope: Scope) -> str:
-    """``scheme://host[:port]`` as the client addressed us (from the Host header)."""
-    headers = {
-        key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]
-    }
-    host = headers.get("host")
-    if host is None:
-        server = scope.get("server") or ("localhost", None)
-        host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
-    return f"{scope.get('scheme', 'http')}://{host}"
+class ClientDisconnected(Exception):
+    """The client went away before its request body was complete."""
 
 
-async def read_request(
-    scope: Scope, receive: Receive, base_url: str | None = None
-) -> WebhookRequest:
-    """Read an ASGI HTTP request into a :class:`WebhookRequest`.
+def _declared_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key.lower() == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
-    ``base_url`` (the public URL) replaces the scheme, host and port the request arrived on;
-    the path and the raw query string are kept exactly as sent.
-    """
+
+async def read_body(scope: Scope, receive: Receive, *, limit: int) -> bytes:
+    """The request body, or :class:`BodyTooLarge` as soon as it is known to be over ``limit``
+    bytes: before reading when ``Content-Length`` says so, and otherwise at the first chunk
+    past it (the rest is never read)."""
+    declared = _declared_length(scope)
+    if declared is not None and declared > limit:
+        raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientDisconnected
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             raise BodyTooLarge
         chunks.append(chunk)
         if not message.get("more_body", False):
-            break
+            return b"".join(chunks)
+
+
+async def read_request(
+    scope: Scope,
+    receive: Receive,
+    base_url: str | None = None,
+    *,
+    limit: int = MAX_BODY_BYTES,
+) -> WebhookRequest:
+    """Read an ASGI HTTP request into a :class:`WebhookRequest`.
+
+    ``base_url`` (the public URL) replaces the scheme, host and port the request arrived on
+    (without it, the socket's own address is used); the path (undecoded, ``%2F`` stays
+    ``%2F``) and the raw query string are kept exactly as sent. Raises :class:`BodyTooLarge`
+    for a body over ``limit`` bytes and :class:`ClientDisconnected` when the client leaves.
+    """
+    body = await read_body(scope, receive, limit=limit)
     root = (base_url or request_base_url(scope)).rstrip("/")
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
     query = scope.get("query_string", b"").decode("latin-1")
     url = f"{root}{path}{'?' + query if query else ''}"
     headers = [(key.decode("latin-1"), value.decode("latin-1")) for key, value in scope["headers"]]
-    return WebhookRequest(method=scope["method"], url=url, headers=headers, body=b"".join(chunks))
+    return WebhookRequest(method=scope["method"], url=url, headers=headers, body=body)
 
 
 async def send_response(send: Send, response: WebhookResponse) -> None:
@@ -86,7 +118,14 @@ WebhookHandler = Callable[[str, WebhookRequest], Awaitable[WebhookResponse]]
 
 class WebhookApp:
     """The ASGI app: ``GET|POST /webhooks/{channel}`` goes to ``handler`` (normally
-    :meth:`Router.handle_webhook`); ``GET /healthz`` answers ``{"status": "ok"}``."""
+    :meth:`Router.handle_webhook`); ``GET /healthz`` answers ``{"status": "ok"}``.
+
+    ``public_url`` is the URL providers call, which signatures are checked against. Without
+    it the URL is rebuilt from the socket's address, or from the forwarded headers of a
+    request coming from ``trusted_proxies`` (addresses or networks such as ``10.0.0.0/8``).
+    ``body_limit`` gives each channel's largest body in bytes (default: 64 KiB for every
+    channel); ``read_timeout`` is how long a body may take to arrive, in seconds.
+    """
 
     def __init__(
         self,
@@ -95,16 +134,45 @@ class WebhookApp:
         public_url: str | None = None,
         channels: Callable[[], list[str]] | None = None,
         prefix: str = "/webhooks/",
+        body_limit: Callable[[str], int] | None = None,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         self.handler = handler
-        self.public_url = public_url
+        self.public_url = public_url.rstrip("/") if public_url else None
         self._channels = channels
         self.prefix = prefix
+        self._body_limit = body_limit or (lambda channel: DEFAULT_BODY_LIMIT)
+        self.read_timeout = read_timeout
+        self.trusted_proxies = parse_networks(trusted_proxies)
 
     @classmethod
-    def for_router(cls, router: Any, *, public_url: str | None = None) -> WebhookApp:
-        """The app for a :class:`~omnichannel.Router`."""
-        return cls(router.handle_webhook, public_url=public_url, channels=lambda: router.channels)
+    def for_router(
+        cls,
+        router: Any,
+        *,
+        trusted_proxies: Iterable[str] = (),
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> WebhookApp:
+        """The app for a :class:`~omnichannel.Router`: signatures are checked against the
+        router's ``public_url`` (the one its adapters give providers for callbacks), and each
+        channel's body limit is its adapter's ``capabilities.webhook_body_limit``."""
+
+        def body_limit(channel: str) -> int:
+            try:
+                limit: int = router.adapter(channel).capabilities.webhook_body_limit
+            except UnknownChannel:
+                return DEFAULT_BODY_LIMIT
+            return limit
+
+        return cls(
+            router.handle_webhook,
+            public_url=router.public_url,
+            channels=lambda: router.channels,
+            body_limit=body_limit,
+            read_timeout=read_timeout,
+            trusted_proxies=trusted_proxies,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -121,10 +189,18 @@ class WebhookApp:
             await send_response(send, WebhookResponse.text("not found", status_code=404))
             return
         channel = path[len(self.prefix) :].strip("/")
+        limit = self._body_limit(channel)
         try:
-            request = await read_request(scope, receive, self.public_url)
+            with anyio.fail_after(self.read_timeout):
+                base_url = self.public_url or request_base_url(scope, self.trusted_proxies)
+                request = await read_request(scope, receive, base_url, limit=limit)
         except BodyTooLarge:
-            await send_response(send, WebhookResponse.text("body too large", status_code=413))
+            await send_response(send, _refusal(413, f"body over the limit of {limit} bytes"))
+            return
+        except TimeoutError:
+            await send_response(send, _refusal(408, "body not received in time"))
+            return
+        except ClientDisconnected:
             return
         try:
             response = await self.handler(channel, request)
@@ -132,6 +208,11 @@ class WebhookApp:
             logger.exception("webhook for channel %r failed", channel)
             response = WebhookResponse.text("internal error", status_code=500)
         await send_response(send, response)
+
+
+def _refusal(status_code: int, text: str) -> WebhookResponse:
+    # Closing the connection spares reading (and discarding) the rest of a refused body.
+    return WebhookResponse(status_code=status_code, body=text.encode(), headers=_CLOSE)
 
 
 async def lifespan(receive: Receive, send: Send) -> None:

@@ -406,6 +406,24 @@ def test_settings_are_checked_with_a_clear_error(changes: dict[str, Any], fragme
     assert AUTH_TOKEN not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"account_sid": "pasted-auth-token-0123456789"}, "(got a 28-character value)"),
+        ({"api_key_sid": "pasted-api-secret-01", "api_key_secret": "s"}, "(got a 20-character"),
+        ({"from": None, "messaging_service_sid": "pasted-secret-value"}, "(got a 19-character"),
+        ({"base_url": "pasted-secret-value-xyz"}, "(got a 23-character value)"),
+    ],
+)
+def test_a_secret_pasted_into_a_plain_setting_is_described_not_shown(
+    changes: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        settings(**changes)
+    assert fragment in str(caught.value)
+    assert "pasted" not in str(caught.value)
+
+
 def test_settings_hide_every_secret() -> None:
     secrets = ("primary-token-value", "api-secret-value", "secondary-token-value")
     built = settings(

@@ -50,6 +50,16 @@ def test_malformed_settings_are_configuration_errors_naming_the_setting(
     assert str(caught.value).startswith("test: ")
 
 
+@pytest.mark.parametrize("name", ["account_sid", "from", "agent", "base_url"])
+def test_a_secret_pasted_into_a_plain_setting_is_described_not_shown(
+    make_settings: Callable[..., TwilioVoiceSettings], name: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        make_settings(**{name: "pasted-auth-token-0123456789"})
+    assert "got a 28-character value" in str(caught.value)
+    assert "pasted" not in str(caught.value)
+
+
 def test_missing_required_settings_are_named(settings_values: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError, match="missing required setting"):
         build_settings(

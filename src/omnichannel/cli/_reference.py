@@ -82,7 +82,7 @@ def _cell(key: str, value: Any) -> str:
     if key == "weighted_length":
         return f"URLs {value['url_weight']}, wide characters {value['default_weight']}"
     if key == "webhook_body_limit":
-        return f"{value // 1024} KiB"
+        return f"{value // 1024} KiB" if value % 1024 == 0 else f"{value} bytes"
     if key == "session_window_seconds":
         return f"{value // 3600} h" if value % 3600 == 0 else f"{value} s"
     if isinstance(value, list):

@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 
 from omnichannel.cli._shared import INSTALL_HINT, json_option, print_line, warn
-from omnichannel.cli.listen import attach_printers, bind
+from omnichannel.cli.listen import attach_printers
 from omnichannel.cli.send import render_receipt
 from omnichannel.config import ChannelConfig, Config
 from omnichannel.envelope import Address, Envelope
@@ -21,6 +21,7 @@ from omnichannel.events import StatusUpdate
 from omnichannel.plugins import PluginHost
 from omnichannel.router import Router
 from omnichannel.sandbox import SimulatorContext, build_sandbox, simulator_classes
+from omnichannel.serving import bind, build_server
 from omnichannel.web import WebhookApp
 
 DEMO_TEXT = "Hello from the omnichannel demo"
@@ -86,14 +87,8 @@ def demo(timeout: float, step_delay: float, out_of_order: bool, as_json: bool) -
             attach_printers(router, as_json)
             router.on_status(statuses.append, inline=True)
             servers = [
-                uvicorn.Server(uvicorn.Config(sandbox, log_level="warning", lifespan="off")),
-                uvicorn.Server(
-                    uvicorn.Config(
-                        WebhookApp.for_router(router, public_url=public_url),
-                        log_level="warning",
-                        lifespan="off",
-                    )
-                ),
+                build_server(sandbox),
+                build_server(WebhookApp.for_router(router)),
             ]
             async with anyio.create_task_group() as group:
                 await _start(servers[0], sandbox_sock, group)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import anyio
 import click
-import uvicorn
 
 from omnichannel.cli._shared import config_option, load
-from omnichannel.cli.listen import bind
 from omnichannel.errors import ConfigurationError
 from omnichannel.sandbox import SimulatorContext, build_sandbox
+from omnichannel.serving import bind, build_server
 
 
 @click.command()
@@ -54,7 +53,7 @@ def sandbox(
         click.echo(f"sandbox: status callbacks go to {config.public_url}/webhooks/{{channel}}")
 
     async def run() -> None:
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        server = build_server(app)
         try:
             await server.serve(sockets=[sock])
         finally:

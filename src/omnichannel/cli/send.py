@@ -12,6 +12,7 @@ from omnichannel.config import Config
 from omnichannel.content import Content, Media
 from omnichannel.envelope import Address, Envelope
 from omnichannel.errors import ConfigurationError, SendError, UnknownChannel
+from omnichannel.media_urls import check_media_urls
 from omnichannel.plugins import PluginHost
 from omnichannel.router import Router
 
@@ -98,6 +99,12 @@ def send(
     )
 
     async def run() -> SendReceipt:
+        await check_media_urls(
+            media_urls,
+            allow_private=config.routing.allow_private_media_hosts,
+            channel=channel,
+            envelope_id=envelope.id,
+        )
         async with Router.from_config(config, host=host) as router:
             return await router.send(envelope)
 

@@ -20,7 +20,16 @@ import httpx
 from omnichannel.adapter import WebhookRequest, WebhookResponse
 from omnichannel.config import Config, build_settings
 from omnichannel.plugins import PluginHost
-from omnichannel.web import Receive, Scope, Send, lifespan, read_request, send_response
+from omnichannel.web import (
+    BodyTooLarge,
+    ClientDisconnected,
+    Receive,
+    Scope,
+    Send,
+    lifespan,
+    read_request,
+    send_response,
+)
 
 __all__ = [
     "BaseSimulator",
@@ -190,7 +199,15 @@ class Sandbox:
                 ),
             )
             return
-        request = await read_request(scope, receive)
+        try:
+            request = await read_request(scope, receive)
+        except BodyTooLarge:
+            await send_response(
+                send, WebhookResponse.json({"error": "body too large"}, status_code=413)
+            )
+            return
+        except ClientDisconnected:
+            return
         try:
             response = await simulator.handle(request)
         except Exception:

@@ -87,7 +87,7 @@ class LoopbackRig:
         router.on_message(self.messages.append, inline=True)
         router.on_status(self.statuses.append, inline=True)
         self.router = router
-        self.app = WebhookApp.for_router(router, public_url=self.public_url)
+        self.app = WebhookApp.for_router(router)
         await router.start()
         stack.push_async_callback(router.aclose)
         stack.push_async_callback(self.sandbox.aclose)

@@ -14,7 +14,7 @@ from typing import Final
 import attrs
 
 from omnichannel import ConfigurationError, Secret
-from omnichannel.plugin import secret, setting
+from omnichannel.plugin import describe_value, secret, setting
 
 __all__ = ["DEFAULT_BASE_URL", "TwilioSmsSettings"]
 
@@ -81,9 +81,10 @@ class TwilioSmsSettings:
                 if self.account_sid.startswith("SK")
                 else ""
             )
+            got = describe_value(self.account_sid)
             raise ConfigurationError(
-                f"account_sid {self.account_sid!r} is not a Twilio Account SID: expected 'AC' "
-                f"followed by 32 hex digits (see the Twilio Console){hint}"
+                f"account_sid is not a Twilio Account SID (got {got}): expected 'AC' followed "
+                f"by 32 hex digits (see the Twilio Console){hint}"
             )
         if not self.auth_token:
             raise ConfigurationError("auth_token is empty; copy it from the Twilio Console")
@@ -94,8 +95,9 @@ class TwilioSmsSettings:
             )
         if self.messaging_service_sid and not _SERVICE_SID.fullmatch(self.messaging_service_sid):
             raise ConfigurationError(
-                f"messaging_service_sid {self.messaging_service_sid!r} is not a Messaging "
-                "Service SID: expected 'MG' followed by 32 hex digits"
+                "messaging_service_sid is not a Messaging Service SID "
+                f"(got {describe_value(self.messaging_service_sid)}): expected 'MG' followed "
+                "by 32 hex digits"
             )
         if bool(self.api_key_sid) != bool(self.api_key_secret):
             raise ConfigurationError(
@@ -104,12 +106,13 @@ class TwilioSmsSettings:
             )
         if self.api_key_sid and not _API_KEY_SID.fullmatch(self.api_key_sid):
             raise ConfigurationError(
-                f"api_key_sid {self.api_key_sid!r} is not an API key SID: expected 'SK' "
-                "followed by 32 hex digits"
+                f"api_key_sid is not an API key SID (got {describe_value(self.api_key_sid)}): "
+                "expected 'SK' followed by 32 hex digits"
             )
         if not self.base_url.startswith(("https://", "http://")):
             raise ConfigurationError(
-                f"base_url {self.base_url!r} must be an http(s) URL such as {DEFAULT_BASE_URL}"
+                f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL} "
+                f"(got {describe_value(self.base_url)})"
             )
 
     @property

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from omnichannel import AddressKind, ConfigurationError, InvalidAddress, Secret
-from omnichannel.plugin import secret, setting
+from omnichannel.plugin import describe_value, secret, setting
 
 __all__ = ["TwilioVoiceSettings"]
 
@@ -43,10 +43,10 @@ def _phone(name: str) -> Callable[[str], str]:
     def convert(value: str) -> str:
         try:
             return AddressKind.PHONE.normalize(value)
-        except InvalidAddress as error:
+        except InvalidAddress:
             raise ConfigurationError(
                 f"{name} must be a phone number in E.164 form such as +14155550100 "
-                f"({error.message})"
+                f"(got {describe_value(value)})"
             ) from None
 
     return convert
@@ -60,7 +60,10 @@ def _optional_phone(name: str) -> Callable[[str | None], str | None]:
 def _base_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError("base_url must be an http(s) URL such as https://api.twilio.com")
+        raise ConfigurationError(
+            "base_url must be an http(s) URL such as https://api.twilio.com "
+            f"(got {describe_value(value)})"
+        )
     return value.rstrip("/")
 
 
@@ -105,7 +108,8 @@ class TwilioVoiceSettings:
     def __attrs_post_init__(self) -> None:
         if not _ACCOUNT_SID.match(self.account_sid):
             raise ConfigurationError(
-                "account_sid must be AC followed by 32 hex digits (find it on the Twilio console)"
+                "account_sid must be AC followed by 32 hex digits (find it on the Twilio "
+                f"console; got {describe_value(self.account_sid)})"
             )
         for name, token in (
             ("auth_token", self.auth_token),
