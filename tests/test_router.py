@@ -638,3 +638,16 @@ def test_the_public_url_comes_from_the_configuration_or_the_constructor() -> Non
     assert Router.from_config(config, host=PluginHost()).public_url == "https://support.example.com"
     assert Router([], public_url="https://a.example/").public_url == "https://a.example"
     assert Router([]).public_url is None
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "javascript:alert(1)", "http://169.254.169.254/latest/meta-data"]
+)
+async def test_a_media_url_no_provider_should_fetch_is_refused_before_the_adapter(url: str) -> None:
+    from omnichannel import InvalidMediaUrl, Media
+
+    adapter = FakeAdapter(channel="sms", capabilities=PHONE)
+    content = Content(text="see", media=[Media(url=url)])
+    with pytest.raises(InvalidMediaUrl):
+        await _router(adapter).send(make_envelope(channel="sms", to="+14155550199", text=content))
+    assert adapter.sent == []
