@@ -6,6 +6,7 @@ from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 
 import attrs
+import httpx
 import pytest
 
 from omnichannel import (
@@ -26,6 +27,7 @@ from omnichannel import (
     RestrictedPublic,
     Router,
     RoutingPolicy,
+    Secret,
     Sensitivity,
     StatusUpdate,
     Template,
@@ -35,7 +37,19 @@ from omnichannel import (
     hookimpl,
 )
 from omnichannel.errors import ConfigurationError, InvalidRecipient, SendError
-from omnichannel.plugin import Capabilities, InteractiveRules, SentMessage, WeightedLength
+from omnichannel.plugin import (
+    AdapterContext,
+    AdapterInfo,
+    BaseAdapter,
+    Capabilities,
+    InteractiveRules,
+    ProviderRequest,
+    Sender,
+    SentMessage,
+    WeightedLength,
+    basic_auth,
+    secret,
+)
 from omnichannel.testing import FakeAdapter, make_envelope, make_inbound
 
 pytestmark = pytest.mark.anyio
@@ -651,3 +665,43 @@ async def test_a_media_url_no_provider_should_fetch_is_refused_before_the_adapte
     with pytest.raises(InvalidMediaUrl):
         await _router(adapter).send(make_envelope(channel="sms", to="+14155550199", text=content))
     assert adapter.sent == []
+
+
+@attrs.frozen(kw_only=True)
+class _TokenSettings:
+    token: Secret = secret(help="The API token.")
+
+
+class _FormAdapter(BaseAdapter[_TokenSettings]):
+    info = AdapterInfo(name="sms.form", channel="sms", provider="form")
+    capabilities = PHONE
+    settings_class = _TokenSettings
+
+    def build_auth_headers(self) -> dict[str, str]:
+        return {"Authorization": basic_auth("acct", self.settings.token.reveal())}
+
+    def build_send_request(self, envelope: Envelope) -> ProviderRequest:
+        pairs = [("To", envelope.recipient.value), ("Body", envelope.content.text)]
+        pairs.append(("Token", self.settings.token.reveal()))  # type: ignore[attr-defined]
+        return ProviderRequest.form(
+            "POST", "https://api.example.com/m", pairs, headers=self.auth_headers
+        )
+
+
+async def test_a_preview_shows_the_request_with_secrets_redacted_and_sends_nothing() -> None:
+    def never(request: object) -> object:
+        raise AssertionError("a preview sends nothing")
+
+    sender = Sender(httpx.MockTransport(never))  # type: ignore[arg-type]
+    settings = _TokenSettings(token=Secret("t0k-secret"))
+    adapter = _FormAdapter(settings, AdapterContext(sender=sender))
+    router = Router([adapter], host=PluginHost(), clock=Clock())
+    preview = await router.preview(make_envelope(channel="sms", to="+1 415 555 0199", text="hi ☕"))
+    (call,) = preview.calls
+    assert call["method"] == "POST"
+    assert call["headers"]["Authorization"] == "<redacted>"
+    assert "t0k-secret" not in str(preview.to_dict())
+    assert "To=%2B14155550199" in call["body"]
+    assert preview.envelope.recipient.value == "+14155550199"
+    assert preview.fitting.encoding == "UCS-2"
+    assert router.status_of(preview.envelope.id) is None

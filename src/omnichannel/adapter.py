@@ -41,6 +41,7 @@ from urllib.parse import unquote_plus, urlsplit
 import attrs
 
 from omnichannel.capabilities import Capabilities, InboundMode
+from omnichannel.config import secret_values
 from omnichannel.envelope import Envelope
 from omnichannel.errors import (
     OmnichannelError,
@@ -410,6 +411,10 @@ class ChannelAdapter(Protocol):
         """Fetch what arrived since ``cursor`` (None: from now on, or the start)."""
         ...
 
+    def preview(self, envelope: Envelope) -> list[dict[str, Any]]:
+        """Describe, secrets redacted, each provider call sending ``envelope`` would make."""
+        ...
+
     async def reconcile(self, envelope: Envelope, *, attempted_at: datetime) -> SentMessage | None:
         """Look up at the provider whether an ambiguous send of ``envelope`` (attempted at
         ``attempted_at``) created a message: the message found, or None when the provider shows
@@ -542,6 +547,17 @@ class BaseAdapter(Generic[SettingsT]):
 
     async def start(self) -> None:
         """Open long-lived connections; nothing by default."""
+
+    def preview(self, envelope: Envelope) -> list[dict[str, Any]]:
+        """What :meth:`deliver` would send for ``envelope``, for people (``omni send
+        --dry-run``): by default the request of :meth:`build_send_request`, with auth headers
+        and every secret setting's value redacted. An adapter that is not HTTP overrides it
+        (and one whose deliver makes several calls, an upload first, describes each)."""
+        return [self.build_send_request(envelope).redacted(self.secret_values())]
+
+    def secret_values(self) -> list[str]:
+        """Every secret setting's value: what a preview or a log must never show."""
+        return secret_values(self.settings)
 
     # -- what the base does -------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ __all__ = [
     "describe_value",
     "load_config",
     "secret",
+    "secret_values",
     "setting",
 ]
 
@@ -216,6 +217,15 @@ def _redacted(text: str, values: Mapping[str, Any]) -> str:
         else:
             text = re.sub(rf"(?<!\w){re.escape(raw)}(?!\w)", "<redacted>", text)
     return text
+
+
+def secret_values(settings: object) -> list[str]:
+    """The revealed value of every :class:`Secret` field of an attrs settings object: what a
+    preview, a log line or an error must never show."""
+    if not attrs.has(type(settings)):
+        return []
+    values = attrs.asdict(cast(Any, settings), recurse=False).values()
+    return [value.reveal() for value in values if isinstance(value, Secret) and value.reveal()]
 
 
 def describe_settings(cls: type[Any]) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ from omnichannel.errors import (
     WebhookError,
 )
 from omnichannel.events import DeliveryStatus, FailureReason, StatusUpdate
-from omnichannel.fitting import FittingPolicy, fit
+from omnichannel.fitting import FittedContent, FittingPolicy, FittingReport, fit
 from omnichannel.hookvalues import Outbound
 from omnichannel.http import Sender
 from omnichannel.mappings import BoundedDict
@@ -61,13 +61,50 @@ from omnichannel.tracking import DEFAULT_REORDER_WINDOW, StatusAnomaly, StatusTr
 if TYPE_CHECKING:
     from omnichannel.blocking import BlockingRouter
 
-__all__ = ["Router"]
+__all__ = ["Preview", "Router"]
 
 logger = logging.getLogger("omnichannel.router")
 
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 
 AUTO_CHANNEL = "auto"
+
+
+@attrs.frozen(kw_only=True)
+class Preview:
+    """What a send would do, from :meth:`Router.preview`: nothing was sent."""
+
+    envelope: Envelope
+    """The envelope as it would go out (normalised, changed by hooks, on the window's terms)."""
+    adapter: str
+    fitting: FittingReport
+    calls: tuple[Mapping[str, Any], ...]
+    """One description per provider call, secrets redacted (method, url, headers, body)."""
+    public_signpost: Preview | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``omni send --dry-run --json``)."""
+        return {
+            "envelope": self.envelope.to_dict(),
+            "adapter": self.adapter,
+            "fitting": self.fitting.to_dict(),
+            "calls": [dict(call) for call in self.calls],
+            "public_signpost": self.public_signpost.to_dict() if self.public_signpost else None,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class _Prepared:
+    envelope: Envelope
+    adapter: ChannelAdapter
+    shape: Capabilities
+    fitted: FittedContent
+
+
+@attrs.frozen(kw_only=True)
+class _Signpost:
+    private: Envelope
+    public: Envelope
 
 
 class Router:
@@ -313,6 +350,15 @@ class Router:
         return not error.retryable
 
     async def _send_on(self, envelope: Envelope, *, signpost: bool = True) -> SendReceipt:
+        prepared = await self._prepare(envelope, signpost=signpost)
+        if isinstance(prepared, _Signpost):
+            return await self._signposted(prepared)
+        return await self._deliver(prepared)
+
+    async def _prepare(self, envelope: Envelope, *, signpost: bool) -> _Prepared | _Signpost:
+        """Everything before the adapter: expiry, address, hooks, the rules no hook may
+        override, media URLs, the session window, fitting. No network call but DNS for
+        media hosts."""
         adapter = self.adapter(envelope.channel)
         capabilities = adapter.capabilities
         if envelope.expires_at is not None and envelope.expires_at <= self.clock():
@@ -331,7 +377,7 @@ class Router:
         envelope = outbound.envelope
         if self._restricted_in_public(envelope):
             if signpost and self.policy.restricted_public is RestrictedPublic.SIGNPOST:
-                return await self._signposted(envelope)
+                return self._signpost_of(envelope)
             raise PolicyViolation(
                 "restricted content cannot be sent publicly; send it with visibility=PRIVATE "
                 "(a direct message) or on a private channel, or set "
@@ -355,6 +401,24 @@ class Router:
             fitted = attrs.evolve(
                 fitted, report=attrs.evolve(report, notes=(window_note, *report.notes))
             )
+        return _Prepared(envelope=envelope, adapter=adapter, shape=shape, fitted=fitted)
+
+    @staticmethod
+    def _parts(prepared: _Prepared) -> list[Envelope]:
+        envelope = prepared.envelope
+        return [
+            envelope if part is envelope.content else attrs.evolve(envelope, content=part)
+            for part in prepared.fitted.parts
+        ]
+
+    async def _deliver(self, prepared: _Prepared) -> SendReceipt:
+        envelope, adapter, shape, fitted = (
+            prepared.envelope,
+            prepared.adapter,
+            prepared.shape,
+            prepared.fitted,
+        )
+        capabilities = adapter.capabilities
         if fitted.report.choices:
             self.menus.remember(
                 envelope.channel,
@@ -365,10 +429,7 @@ class Router:
             )
         receipts: list[SendReceipt] = []
         attempted_at = self.clock()
-        for part in fitted.parts:
-            part_envelope = (
-                envelope if part is envelope.content else attrs.evolve(envelope, content=part)
-            )
+        for part_envelope in self._parts(prepared):
             if receipts and shape.reply_chain and receipts[-1].provider_id:
                 part_envelope = attrs.evolve(part_envelope, in_reply_to=receipts[-1].provider_id)
             try:
@@ -422,8 +483,9 @@ class Router:
             and envelope.visibility is Visibility.PUBLIC
         )
 
-    async def _signposted(self, envelope: Envelope) -> SendReceipt:
-        """The signpost policy: the content goes privately, a short answer publicly."""
+    def _signpost_of(self, envelope: Envelope) -> _Signpost:
+        """The signpost policy's two envelopes: the content privately, a short answer
+        publicly, under one conversation id."""
         conversation = envelope.conversation_id or new_envelope_id()
         capabilities = self.adapter(envelope.channel).capabilities
         private = attrs.evolve(
@@ -449,10 +511,39 @@ class Router:
             sensitivity=Sensitivity.NORMAL,
             conversation_id=conversation,
         )
-        private_receipt = await self._send_on(private, signpost=False)
-        public_receipt = await self._send_on(public, signpost=False)
+        return _Signpost(private=private, public=public)
+
+    async def _signposted(self, signpost: _Signpost) -> SendReceipt:
+        private_receipt = await self._send_on(signpost.private, signpost=False)
+        public_receipt = await self._send_on(signpost.public, signpost=False)
         return attrs.evolve(
-            private_receipt, conversation_id=conversation, public_signpost=public_receipt
+            private_receipt,
+            conversation_id=signpost.private.conversation_id,
+            public_signpost=public_receipt,
+        )
+
+    async def preview(self, envelope: Envelope, *, channel: str | None = None) -> Preview:
+        """What :meth:`send` would do with ``envelope``, sending nothing: the envelope as it
+        would go out, the fitting report, and each provider call the adapter would make (as
+        :meth:`~omnichannel.plugin.BaseAdapter.preview` describes it, secrets redacted).
+
+        Every refusal :meth:`send` makes before the network is raised the same way. Failover
+        is not previewed (it depends on how the first channel answers).
+        """
+        target = channel or envelope.channel
+        if target == AUTO_CHANNEL:
+            target = self._choose_channel(envelope)
+        prepared = await self._prepare(self._move(envelope, target), signpost=True)
+        if isinstance(prepared, _Signpost):
+            private = await self.preview(prepared.private)
+            public = await self.preview(prepared.public)
+            return attrs.evolve(private, public_signpost=public)
+        calls = [call for part in self._parts(prepared) for call in prepared.adapter.preview(part)]
+        return Preview(
+            envelope=prepared.envelope,
+            adapter=prepared.adapter.info.name,
+            fitting=prepared.fitted.report,
+            calls=tuple(calls),
         )
 
     async def _check_media(self, envelope: Envelope) -> None:

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from omnichannel.adapter import AdapterContext, WebhookRequest
-from omnichannel.config import Secret, build_settings
+from omnichannel.config import build_settings, secret_values
 from omnichannel.envelope import Address, Direction, Envelope
 from omnichannel.errors import RateLimited, SendError
 from omnichannel.events import StatusUpdate
@@ -134,11 +134,7 @@ class AdapterContract(SeamClauses):
 
     def secret_values(self, settings: Any) -> list[str]:
         """Every secret value in ``settings``."""
-        return [
-            value.reveal()
-            for value in attrs.asdict(settings, recurse=False).values()
-            if isinstance(value, Secret) and value.reveal()
-        ]
+        return secret_values(settings)
 
     @staticmethod
     def _recording_router(adapter: Any) -> tuple[Router, list[Envelope], list[StatusUpdate]]:

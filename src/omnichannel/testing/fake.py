@@ -123,6 +123,12 @@ class FakeAdapter:
         polled: PollResult = result
         return polled
 
+    def preview(self, envelope: Envelope) -> list[dict[str, Any]]:
+        """The one call a send would make: the handler, with the envelope's recipient."""
+        return [
+            {"method": "CALL", "url": f"fake://{self.info.channel}", "to": envelope.recipient.value}
+        ]
+
     async def reconcile(self, envelope: Envelope, *, attempted_at: datetime) -> SentMessage | None:
         """Call the reconcile handler with ``envelope``."""
         if self.reconcile_handler is None:
