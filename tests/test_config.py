@@ -247,3 +247,18 @@ def test_a_value_failing_a_generic_check_is_never_echoed(values: dict[str, str])
 )
 def test_a_value_is_described_without_being_shown(value: object, described: str) -> None:
     assert describe_value(value) == described
+
+
+@pytest.mark.parametrize(
+    ("chain", "message"),
+    [
+        ({"steps": "sms"}, "needs steps"),
+        ({"steps": [{"channel": "sms", "until": "delivered"}]}, "give both until and within"),
+        ({"steps": [{"channel": "sms", "wait": "5m"}]}, "unknown: wait"),
+        ({"steps": [{"channel": "sms", "until": "delivered", "within": "soon"}]}, "not a duration"),
+        ({"steps": [{"channel": "sms"}, {"channel": "voice"}]}, "only the last step"),
+    ],
+)
+def test_a_wrong_chain_is_one_clear_error(chain: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_config({"routing": {"chains": {"urgent": chain}}})

@@ -705,3 +705,18 @@ async def test_a_preview_shows_the_request_with_secrets_redacted_and_sends_nothi
     assert preview.envelope.recipient.value == "+14155550199"
     assert preview.fitting.encoding == "UCS-2"
     assert router.status_of(preview.envelope.id) is None
+
+
+def test_a_chain_waiting_for_a_status_the_channel_never_reports_is_a_configuration_error() -> None:
+    whatsapp = FakeAdapter(channel="whatsapp", capabilities=WINDOWED)
+    sms = FakeAdapter(channel="sms", capabilities=PHONE)
+    steps = [
+        {"channel": "whatsapp", "until": "read", "within": "5m"},
+        {"channel": "sms", "until": "read", "within": "10m"},
+    ]
+    with pytest.raises(ConfigurationError, match="sms never reports 'read'"):
+        _router(whatsapp, sms, chains={"urgent": {"steps": steps}})
+    with pytest.raises(ConfigurationError, match="names channel 'voice'"):
+        _router(whatsapp, sms, chains={"urgent": {"steps": [{"channel": "voice"}]}})
+    ok = [steps[0], {"channel": "sms", "until": "delivered", "within": "10m"}, {"channel": "sms"}]
+    assert _router(whatsapp, sms, chains={"urgent": {"steps": ok}}).policy.chains["urgent"]

@@ -377,6 +377,7 @@ _ROUTING_KEYS: Final[dict[str, type | tuple[type, ...]]] = {
     "handler_timeout": (int, float),
     "allow_private_media_hosts": bool,
     "window_templates": dict,
+    "chains": dict,
 }
 
 
@@ -395,6 +396,21 @@ def _routing(table: Mapping[str, Any], where: str) -> RoutingPolicy:
             )
         failover[channel] = tuple(chain)
     values: dict[str, Any] = {"failover": failover}
+    for name, chain in (table.get("chains") or {}).items():
+        steps = chain.get("steps") if isinstance(chain, dict) else None
+        if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
+            raise ConfigurationError(
+                f"{where}: routing.chains.{name} needs steps = [{{ channel = ..., until = ..., "
+                "within = ... }, ...]"
+            )
+        for step in steps:
+            unknown_keys = ", ".join(sorted(set(step) - {"channel", "until", "within"}))
+            if unknown_keys or not isinstance(step.get("channel"), str):
+                extra = f"; unknown: {unknown_keys}" if unknown_keys else ""
+                raise ConfigurationError(
+                    f"{where}: routing.chains.{name}: each step has a channel and may have "
+                    f"until and within{extra}"
+                )
     for channel, template in (table.get("window_templates") or {}).items():
         valid_name = isinstance(template, str) or (
             isinstance(template, dict) and isinstance(template.get("name"), str)

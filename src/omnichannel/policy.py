@@ -10,19 +10,37 @@ in Python, and given to :class:`~omnichannel.Router`::
     signpost_channel = "sms"
     handler_timeout = 10
     window_templates = { chat = { name = "follow_up", language = "en_US" } }
+
+    [routing.chains.urgent]
+    steps = [
+      { channel = "chat", until = "delivered", within = "5m" },
+      { channel = "sms", until = "delivered", within = "10m" },
+      { channel = "voice" },
+    ]
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Final
 
 import attrs
 
 from omnichannel.content import Template
+from omnichannel.events import DeliveryStatus
 
-__all__ = ["DEFAULT_HANDLER_TIMEOUT", "DEFAULT_SIGNPOST_TEXT", "RestrictedPublic", "RoutingPolicy"]
+__all__ = [
+    "DEFAULT_HANDLER_TIMEOUT",
+    "DEFAULT_SIGNPOST_TEXT",
+    "Chain",
+    "ChainStep",
+    "RestrictedPublic",
+    "RoutingPolicy",
+    "parse_duration",
+]
 
 DEFAULT_SIGNPOST_TEXT: Final = "We've sent you a private message."
 DEFAULT_HANDLER_TIMEOUT: Final = 10.0
@@ -36,6 +54,86 @@ class RestrictedPublic(enum.StrEnum):
     """Refuse it with :class:`~omnichannel.PolicyViolation`, before any network call."""
     SIGNPOST = "signpost"
     """Post a short public answer (``signpost_text``) and send the content privately."""
+
+
+_DURATION: Final = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"90s"``, ``"5m"``, ``"1h30m"`` as a :class:`timedelta`; :class:`ValueError` otherwise."""
+    match = _DURATION.fullmatch(text.strip())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration such as 90s, 5m or 1h30m")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def _duration(value: timedelta | str | None) -> timedelta | None:
+    if value is None or isinstance(value, timedelta):
+        return value
+    return parse_duration(value)
+
+
+def _status(value: DeliveryStatus | str | None) -> DeliveryStatus | None:
+    return None if value is None else DeliveryStatus(value)
+
+
+@attrs.frozen(kw_only=True)
+class ChainStep:
+    """One step of a status-driven failover chain: send on ``channel``, and move on unless the
+    message reaches ``until`` within ``within`` of the channel accepting it."""
+
+    channel: str
+    until: DeliveryStatus | None = attrs.field(default=None, converter=_status)
+    within: timedelta | None = attrs.field(default=None, converter=_duration)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.until is None) != (self.within is None):
+            raise ValueError(
+                f"chain step on {self.channel!r}: give both until and within (or neither, for "
+                "the last step)"
+            )
+        if self.within is not None and self.within <= timedelta(0):
+            raise ValueError(f"chain step on {self.channel!r}: within must be positive")
+
+
+def _steps(values: Sequence[ChainStep | Mapping[str, Any]]) -> tuple[ChainStep, ...]:
+    return tuple(
+        value if isinstance(value, ChainStep) else ChainStep(**dict(value)) for value in values
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Chain:
+    """A status-driven failover chain: its steps, tried in order while none reaches its goal.
+
+    A step's timer starts when the provider accepts it; reaching ``until`` ends the chain; a
+    terminal failure moves on at once; a timer that runs out marks the step SUPERSEDED and
+    moves on; an ambiguous outcome stops the chain. Chains run from the durable store, so their
+    timers survive restarts and any worker fires them.
+    """
+
+    name: str
+    steps: tuple[ChainStep, ...] = attrs.field(converter=_steps)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError(f"chain {self.name!r} has no steps")
+        for step in self.steps[:-1]:
+            if step.until is None:
+                raise ValueError(
+                    f"chain {self.name!r}: only the last step may leave out until and within"
+                )
+
+
+def _chains(value: Mapping[str, Chain | Mapping[str, Any]]) -> Mapping[str, Chain]:
+    chains: dict[str, Chain] = {}
+    for name, given in value.items():
+        if isinstance(given, Chain):
+            chains[str(name)] = given
+        else:
+            chains[str(name)] = Chain(name=str(name), steps=given.get("steps") or ())
+    return chains
 
 
 def _failover(value: Mapping[str, Sequence[str]]) -> Mapping[str, tuple[str, ...]]:
@@ -73,6 +171,8 @@ class RoutingPolicy:
     """Seconds an inbound handler may run before the provider is answered with a failure."""
     allow_private_media_hosts: bool = False
     """Let media URLs point at loopback or private addresses (the sandbox needs it)."""
+    chains: Mapping[str, Chain] = attrs.field(factory=dict, converter=_chains)
+    """Named status-driven failover chains (``router.send(envelope, chain="urgent")``)."""
     window_templates: Mapping[str, Template] = attrs.field(factory=dict, converter=_templates)
     """Per windowed channel, the template sent instead of free text outside the session
     window (the free text is its fallback text); without one the send fails over or is

@@ -198,12 +198,30 @@ class Router:
 
     def _check_policy(self) -> None:
         configured = ", ".join(sorted(self._adapters)) or "none"
-        for channel, chain in self.policy.failover.items():
-            for step in (channel, *chain):
+        for channel, fallbacks in self.policy.failover.items():
+            for step in (channel, *fallbacks):
                 if step not in self._adapters:
                     raise ConfigurationError(
                         f"routing.failover.{channel} names channel {step!r}, which is not "
                         f"configured; configured: {configured}"
+                    )
+        for chain in self.policy.chains.values():
+            for link in chain.steps:
+                adapter = self._adapters.get(link.channel)
+                if adapter is None:
+                    raise ConfigurationError(
+                        f"routing.chains.{chain.name} names channel {link.channel!r}, which is "
+                        f"not configured; configured: {configured}"
+                    )
+                reported = adapter.capabilities.statuses
+                if link.until is not None and not any(
+                    status.reached(link.until) for status in reported
+                ):
+                    raise ConfigurationError(
+                        f"routing.chains.{chain.name}: {link.channel} never reports "
+                        f"{link.until.value!r} (it reports "
+                        f"{', '.join(sorted(status.value for status in reported))}); wait for "
+                        "one of those"
                     )
         private = self.policy.signpost_channel
         if private is not None and private not in self._adapters:
