@@ -18,8 +18,8 @@ from omnichannel import (
     DeliveryStatus,
     FailureReason,
     InvalidRecipient,
+    OutcomeUnknown,
     PluginHost,
-    ProviderError,
     RateLimited,
     Router,
     SendError,
@@ -155,9 +155,9 @@ async def test_bot_api_errors_become_typed_errors_with_context(
     assert BOT_TOKEN not in str(caught.value)
 
 
-async def test_a_2xx_answer_that_is_not_json_is_a_provider_error(api: respx.Router) -> None:
+async def test_a_2xx_answer_that_is_not_json_is_an_unknown_outcome(api: respx.Router) -> None:
     api.post(SEND_PATH).respond(200, text="<html>")
-    with pytest.raises(ProviderError, match="non-JSON"):
+    with pytest.raises(OutcomeUnknown, match="not resent"):
         await mocked(api).send(make_envelope(channel="telegram", to="1"))
 
 

@@ -15,6 +15,7 @@ from omnichannel import (
     Envelope,
     FailureReason,
     InvalidRecipient,
+    OutcomeUnknown,
     ProviderError,
     RateLimited,
     SendError,
@@ -122,9 +123,11 @@ def test_the_sent_message_becomes_a_sent_receipt_with_chat_and_message_id() -> N
     assert sent.status is DeliveryStatus.SENT
 
 
-@pytest.mark.parametrize("answer", [{}, {"ok": True}, {"ok": True, "result": {"message_id": 1}}])
-def test_an_answer_without_message_or_chat_id_is_a_provider_error(answer: object) -> None:
-    with pytest.raises(ProviderError, match="without a message and chat id"):
+@pytest.mark.parametrize(
+    "answer", [None, {}, {"ok": True}, {"ok": True, "result": {"message_id": 1}}]
+)
+def test_an_answer_without_message_or_chat_id_is_an_unknown_outcome(answer: object) -> None:
+    with pytest.raises(OutcomeUnknown, match="without a message and chat id"):
         payloads.sent_message(answer)
 
 

@@ -1,4 +1,9 @@
-"""The omnichannel adapter contract: passing it is what "this adapter conforms" means."""
+"""The omnichannel adapter contract: passing it is what "this adapter conforms" means.
+
+Besides the clauses every adapter runs, one clause runs per seam the capabilities declare
+(menus, templates, uploads, the public shape, polling, reconcile, a session window), each
+against the simulator over real loopback HTTP.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ class Test{{Provider}}{{Channel}}Contract(AdapterContract):
     )
     expected_retry_after = 7.0
     auth_error_response = httpx.Response(401, json={"error": {"code": "unauthorized"}})
+    template_name = "order_update"  # one of the simulator's APPROVED_TEMPLATES
+    sample_post_id = "post-000311"  # the customer's post a PUBLIC reply answers
 
     def sign(self, adapter: Any, request: WebhookRequest) -> WebhookRequest:
         signature = sign(adapter.settings.webhook_secret, request.body)

@@ -13,6 +13,7 @@ from omnichannel import (
     DeliveryStatus,
     Direction,
     FailureReason,
+    ProviderError,
     WebhookParseError,
     WebhookRequest,
     WebhookVerificationError,
@@ -23,7 +24,12 @@ from omnichannel_{{name}} import (
     {{Provider}}{{Channel}}Adapter,
     {{Provider}}{{Channel}}Settings,
 )
-from omnichannel_{{name}}.webhooks import SIGNATURE_HEADER, sign, signed_request
+from omnichannel_{{name}}.webhooks import (
+    SIGNATURE_HEADER,
+    inbound_page,
+    sign,
+    signed_request,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -61,6 +67,13 @@ async def test_an_inbound_message_becomes_an_inbound_envelope() -> None:
     assert message.provider_id == "in-000017"
     assert message.created_at == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
     assert message.raw == event("webhook_message.json")
+
+
+async def test_a_tapped_button_arrives_as_its_title_with_the_choice_id() -> None:
+    adapter = make_adapter()
+    result = await adapter.handle_webhook(signed(adapter, event("webhook_message_choice.json")))
+    [message] = result.messages
+    assert (message.content.text, message.content.choice) == ("Now", "cb_now")
 
 
 async def test_a_status_callback_maps_back_to_the_envelope_by_reference() -> None:
@@ -133,6 +146,8 @@ async def test_the_signature_covers_the_raw_bytes_not_the_parsed_json() -> None:
         b'{"type": "message", "id": "in-1", "from": "c", "to": "b", "text": "", '
         b'"timestamp": "2026-11-02T09:30:00Z"}',
         b'{"type": "status", "message_id": "m", "status": "sent", "timestamp": "yesterday"}',
+        b'{"type": "message", "id": "in-1", "from": "c", "to": "b", "text": "Yes", '
+        b'"timestamp": "2026-11-02T09:30:00Z", "choice": 42}',
     ],
 )
 async def test_a_signed_but_malformed_body_is_a_parse_error(body: bytes) -> None:
@@ -153,3 +168,41 @@ async def test_simulate_builds_a_request_the_adapter_accepts() -> None:
     [message] = result.messages
     assert message.sender is not None
     assert (message.sender.value, message.content.text) == ("customer-9", "hi there")
+
+
+# -- polling: the same message events, listed by GET /messages/inbound -------------------------
+
+
+def test_an_inbound_page_becomes_messages_and_the_next_cursor() -> None:
+    page = inbound_page(event("inbound_page.json"), "{{channel}}", cursor="16")
+    assert [m.provider_id for m in page.messages] == ["in-000017", "in-000018"]
+    assert page.messages[1].content.choice == "cb_now"
+    assert all(m.direction is Direction.INBOUND for m in page.messages)
+    assert page.cursor == "18"
+    assert page.next_poll_seconds is None
+
+
+def test_a_page_without_a_cursor_keeps_the_one_it_was_asked_with() -> None:
+    page = inbound_page({"messages": []}, "{{channel}}", cursor="18")
+    assert (page.messages, page.cursor) == ((), "18")
+
+
+def test_a_full_page_asks_to_be_polled_again_at_once() -> None:
+    data = {"messages": [], "cursor": "68", "more": True}
+    page = inbound_page(data, "{{channel}}", cursor="18")
+    assert page.next_poll_seconds == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"cursor": "1"},
+        {"messages": [], "cursor": 7},
+        {"messages": [{"type": "message", "id": "in-1"}]},
+        {"messages": ["in-1"]},
+    ],
+)
+def test_a_malformed_page_is_a_provider_error_not_a_webhook_error(data: object) -> None:
+    with pytest.raises(ProviderError, match="poll"):
+        inbound_page(data, "{{channel}}", cursor=None)

@@ -1,6 +1,6 @@
 """The ``telegram.bot`` adapter: a Telegram bot behind omnichannel's adapter contract.
 
-:class:`~omnichannel.BaseAdapter` does the sending, retries, error context and receipts; this
+:class:`~omnichannel.plugin.BaseAdapter` does the sending, retries, error context and receipts; this
 class supplies only the Telegram parts, each delegated to a pure function in
 :mod:`omnichannel_telegram.payloads` or :mod:`omnichannel_telegram.webhooks`.
 
@@ -19,7 +19,6 @@ from omnichannel import (
     AddressKind,
     DeliveryStatus,
     Envelope,
-    ProviderError,
     SendError,
     TextFormat,
     UnsupportedFeature,
@@ -81,7 +80,7 @@ class TelegramBotAdapter(BaseAdapter[TelegramBotSettings]):
         try:
             data: object = response.json()
         except ValueError:
-            raise ProviderError("Telegram answered sendMessage with a non-JSON body") from None
+            data = None
         return payloads.sent_message(data)
 
     def error_for_response(self, response: ProviderResponse) -> SendError:

@@ -32,6 +32,7 @@ from omnichannel import (
     Envelope,
     FailureReason,
     InvalidRecipient,
+    OutcomeUnknown,
     ProviderError,
     RateLimited,
     SendError,
@@ -131,13 +132,21 @@ def send_body(envelope: Envelope) -> dict[str, Any]:
 
 
 def sent_message(data: object) -> SentMessage:
-    """The provider id of the Message that sendMessage returned; it is SENT (Telegram has it)."""
+    """The provider id of the Message that sendMessage returned; it is SENT (Telegram has it).
+
+    ``data`` is the parsed 2xx answer (None when it was not JSON). A success that names no
+    message is an unknown outcome, not a failure: Telegram probably sent it, so it must not be
+    sent again or failed over.
+    """
     result = data.get("result") if isinstance(data, Mapping) and data.get("ok") else None
     chat = result.get("chat") if isinstance(result, Mapping) else None
     message_id = result.get("message_id") if isinstance(result, Mapping) else None
     chat_number = chat.get("id") if isinstance(chat, Mapping) else None
     if not isinstance(message_id, int) or not isinstance(chat_number, int):
-        raise ProviderError("Telegram answered sendMessage without a message and chat id")
+        raise OutcomeUnknown(
+            "Telegram answered sendMessage without a message and chat id; the message was "
+            "probably sent, so it is not resent"
+        )
     return SentMessage(
         provider_id=provider_id(chat_number, message_id),
         status=DeliveryStatus.SENT,

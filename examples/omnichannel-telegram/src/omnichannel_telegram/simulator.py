@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
 from omnichannel import WebhookParseError, WebhookRequest, WebhookResponse
+from omnichannel.plugin import constant_time_equal
 from omnichannel.sandbox import BaseSimulator, SimulatorContext
-from omnichannel.signing import constant_time_equal
 from omnichannel_telegram.payloads import ADAPTER_NAME, MAX_TEXT_LENGTH
 from omnichannel_telegram.settings import TelegramBotSettings
 

@@ -27,8 +27,7 @@ from omnichannel import (
     WebhookResponse,
     WebhookVerificationError,
 )
-from omnichannel.plugin import WebhookResult
-from omnichannel.signing import constant_time_equal
+from omnichannel.plugin import WebhookResult, constant_time_equal
 from omnichannel_telegram.payloads import provider_id
 
 __all__ = ["SECRET_HEADER", "parse", "update_request", "verify"]

@@ -34,7 +34,9 @@ class {{Provider}}{{Channel}}Settings:
         help="Key of the X-{{Provider}}-Signature header (HMAC-SHA256 of the body, hex)."
     )
     from_: str | None = setting(
-        default=None, help="The sender id messages come from (the account default when unset)."
+        default=None,
+        help="The sender id messages come from (the account default when unset); also the "
+        "business address the router keys conversations on.",
     )
     base_url: str = setting(
         default=DEFAULT_BASE_URL,

@@ -3,12 +3,17 @@
 {{Provider}} signs every webhook with ``X-{{Provider}}-Signature``: the hex
 HMAC-SHA256 of the raw body under the ``webhook_secret``. Two event types arrive as JSON::
 
-    {"type": "message", "id": ..., "from": ..., "to": ..., "text": ..., "timestamp": ...}
+    {"type": "message", "id": ..., "from": ..., "to": ..., "text": ..., "timestamp": ...,
+     "choice": ...}
     {"type": "status", "message_id": ..., "status": ..., "reference": ..., "timestamp": ...,
      "error": {"code": ..., "message": ...}}
 
-Other event types are acknowledged and ignored, so a new event type never makes {{Provider}}
-retry. Every accepted webhook is answered ``204 No Content``.
+``choice``, when present, is the id of the reply button or list row the customer tapped
+(``text`` is its title). Other event types are acknowledged and ignored, so a new event type
+never makes {{Provider}} retry. Every accepted webhook is answered ``204 No Content``.
+
+Accounts without a webhook poll ``GET /messages/inbound`` instead: its answer lists message
+events of the same shape, read by :func:`inbound_page`.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from typing import Any, Final
 
 from omnichannel import (
     Address,
+    Content,
     DeliveryStatus,
     Direction,
     Envelope,
     FailureReason,
+    ProviderError,
     Secret,
     StatusUpdate,
     WebhookParseError,
@@ -32,13 +39,14 @@ from omnichannel import (
     WebhookResponse,
     WebhookVerificationError,
 )
-from omnichannel.plugin import WebhookResult
-from omnichannel.signing import sign_body, verify_body
+from omnichannel.plugin import PollResult, WebhookResult, sign_body, verify_body
 
 from omnichannel_{{name}}.payloads import ERROR_CODES, STATUSES, error_fields
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "inbound_page",
+    "message_envelope",
     "message_event",
     "parse",
     "sign",
@@ -74,10 +82,16 @@ def signed_request(url: str, event: Mapping[str, Any], secret: Secret) -> Webhoo
 
 
 def message_event(
-    *, message_id: str, sender: str, recipient: str, text: str, timestamp: datetime
+    *,
+    message_id: str,
+    sender: str,
+    recipient: str,
+    text: str,
+    timestamp: datetime,
+    choice: str | None = None,
 ) -> dict[str, Any]:
-    """An inbound message event, as {{Provider}} posts it."""
-    return {
+    """An inbound message event, as {{Provider}} posts it (and lists it to pollers)."""
+    event: dict[str, Any] = {
         "type": "message",
         "id": message_id,
         "from": sender,
@@ -85,6 +99,9 @@ def message_event(
         "text": text,
         "timestamp": timestamp.isoformat(),
     }
+    if choice is not None:
+        event["choice"] = choice
+    return event
 
 
 def status_event(
@@ -115,7 +132,7 @@ def parse(request: WebhookRequest, *, channel: str) -> WebhookResult:
         raise WebhookParseError("expected a JSON object")
     kind = event.get("type")
     if kind == "message":
-        return WebhookResult(response=ACKNOWLEDGED, messages=[_message(event, channel)])
+        return WebhookResult(response=ACKNOWLEDGED, messages=[message_envelope(event, channel)])
     if kind == "status":
         update = _status(event, channel)
         return WebhookResult(response=ACKNOWLEDGED, statuses=[] if update is None else [update])
@@ -138,18 +155,43 @@ def _timestamp(event: Mapping[str, Any]) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _message(event: Mapping[str, Any], channel: str) -> Envelope:
+def message_envelope(event: Mapping[str, Any], channel: str) -> Envelope:
+    """The inbound envelope of a message event (from a webhook or a poll)."""
     business = Address(channel=channel, value=_field(event, "to"))
+    choice = event.get("choice")
+    if choice is not None and (not isinstance(choice, str) or not choice):
+        raise WebhookParseError("the event's choice is not a string")
     return Envelope(
         channel=channel,
         direction=Direction.INBOUND,
         sender=Address(channel=channel, value=_field(event, "from")),
         recipient=business,
         business_address=business,
-        content=_field(event, "text"),
+        content=Content(text=_field(event, "text"), choice=choice),
         provider_id=_field(event, "id"),
         created_at=_timestamp(event),
         raw=dict(event),
+    )
+
+
+def inbound_page(data: object, channel: str, *, cursor: str | None) -> PollResult:
+    """The messages of one ``GET /messages/inbound`` answer, and where the next poll starts.
+
+    ``cursor`` is the one this poll was made with: kept when the answer gives none (nothing
+    new). ``more`` means a full page: poll again at once rather than after the interval.
+    """
+    page = data if isinstance(data, Mapping) else {}
+    events, after = page.get("messages"), page.get("cursor", cursor)
+    if not isinstance(events, list) or not (after is None or isinstance(after, str)):
+        raise ProviderError("{{Provider}} answered the poll without a messages list and cursor")
+    try:
+        messages = [message_envelope(event, channel) for event in events]
+    except (WebhookParseError, TypeError, AttributeError):
+        raise ProviderError("{{Provider}} answered the poll with a malformed message") from None
+    return PollResult(
+        messages=messages,
+        cursor=after,
+        next_poll_seconds=0.0 if page.get("more") is True else None,
     )
 
 
