@@ -436,7 +436,6 @@ class Router:
             prepared.shape,
             prepared.fitted,
         )
-        capabilities = adapter.capabilities
         if fitted.report.choices:
             self.menus.remember(
                 envelope.channel,
@@ -458,7 +457,7 @@ class Router:
         provider_ids = tuple(pid for receipt in receipts for pid in receipt.provider_ids)
         receipt = attrs.evolve(receipts[0], provider_ids=provider_ids, fitting=fitted.report)
         self.statuses.sent(receipt)
-        if capabilities.session_window is not None and envelope.content.template is None:
+        if shape.session_window is not None and envelope.content.template is None:
             # Kept for the late path: a provider may accept free text, then fail it as sent
             # outside the window (a status with reason outside_window).
             self._windowed_sends[envelope.id] = envelope
@@ -592,7 +591,8 @@ class Router:
         """``envelope`` as it may go out under the channel's session window: as it is inside
         the window, as the configured template outside it (with a note for the report), or
         refused with reason ``outside_window``."""
-        window = adapter.capabilities.session_window
+        # A public post and a private message may live under different rules.
+        window = adapter.capabilities.for_visibility(envelope.visibility).session_window
         if window is None or envelope.content.template is not None:
             return envelope, None
         business = self._business_of(envelope, adapter)

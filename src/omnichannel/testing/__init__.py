@@ -10,7 +10,10 @@ any project that installs omnichannel:
 * fixtures: ``plugin_host`` (built-ins only; register what the test needs), ``fake_adapter``,
   ``router``, and ``anyio_backend`` (asyncio);
 * :class:`~omnichannel.testing.contract.AdapterContract`: the conformance suite a plugin
-  subclasses in its ``tests/test_contract.py``.
+  subclasses in its ``tests/test_contract.py``;
+* :class:`LoopbackRig`: an adapter, its simulator and the webhook app on loopback ports, the
+  production path for a plugin's own tests; :class:`ScriptedServer`: a provider stand-in that
+  fails on cue (a reset after the request, a close mid-answer, no answer).
 """
 
 from __future__ import annotations
@@ -24,11 +27,25 @@ from omnichannel.testing.builders import (
 )
 from omnichannel.testing.contract import AdapterContract
 from omnichannel.testing.fake import FakeAdapter, FakeSettings
+from omnichannel.testing.loopback import LoopbackRig
+from omnichannel.testing.standin import (
+    CLOSE_MID_ANSWER,
+    NO_ANSWER,
+    RESET_AFTER_REQUEST,
+    Reply,
+    ScriptedServer,
+)
 
 __all__ = [
+    "CLOSE_MID_ANSWER",
+    "NO_ANSWER",
+    "RESET_AFTER_REQUEST",
     "AdapterContract",
     "FakeAdapter",
     "FakeSettings",
+    "LoopbackRig",
+    "Reply",
+    "ScriptedServer",
     "make_envelope",
     "make_inbound",
     "make_response",

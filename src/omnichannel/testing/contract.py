@@ -136,6 +136,19 @@ class AdapterContract(SeamClauses):
         """Every secret value in ``settings``."""
         return secret_values(settings)
 
+    async def customer_writes_first(self, router: Router, adapter: Any) -> None:
+        """Have the sample recipient write first on a windowed channel, so a free-text send
+        reaches the provider (the clauses that check provider answers need it to)."""
+        if adapter.capabilities.session_window is None:
+            return
+        request = adapter.simulate(
+            sender=self.simulator_class.sample_recipient, text="hello there", url=self.webhook_url()
+        )
+        response = await router.handle_webhook(adapter.info.channel, request)
+        assert response.status_code < 300, _clause(
+            "a simulated message opens the session window", f"answered {response.status_code}"
+        )
+
     @staticmethod
     def _recording_router(adapter: Any) -> tuple[Router, list[Envelope], list[StatusUpdate]]:
         router = Router([adapter], host=PluginHost())
@@ -274,6 +287,7 @@ class AdapterContract(SeamClauses):
             content="rate limited",
         )
         router = Router([adapter], host=PluginHost())
+        await self.customer_writes_first(router, adapter)
         with pytest.raises(RateLimited) as caught:
             await router.send(envelope)
         assert caught.value.retryable, _clause("a rate limit is retryable", str(caught.value))
@@ -289,6 +303,7 @@ class AdapterContract(SeamClauses):
         adapter = self.make_adapter(httpx.MockTransport(lambda request: self.auth_error_response))
         secrets = self.secret_values(adapter.settings)
         router = Router([adapter], host=PluginHost())
+        await self.customer_writes_first(router, adapter)
         envelope = Envelope(
             channel=adapter.info.channel,
             recipient=Address(
