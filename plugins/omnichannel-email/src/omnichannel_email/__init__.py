@@ -1,8 +1,8 @@
-"""The email channel through Smtp, as an omnichannel plugin.
+"""The email channel for omnichannel: SMTP submission, IMAP polling and inbound-parse
+webhooks (raw MIME, SendGrid, Mailgun, Postmark).
 
-Installing the distribution is all it takes: omnichannel finds the adapter,
-``email.smtp``, through the ``omnichannel`` entry point (``omni channels``
-lists it).
+Installing the distribution is all it takes: omnichannel finds the adapter, ``email.smtp``,
+through the ``omnichannel`` entry point (``omni channels`` lists it).
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
-"""The plugin's entry point (``[project.entry-points.omnichannel]``): hook implementations only.
-
-Hooks are cheap and declarative: they return classes and never open connections.
-"""
+"""The plugin's hook implementations: the entry point ``omnichannel: email`` names this module."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from omnichannel import hookimpl
 
@@ -15,12 +11,12 @@ from omnichannel_email.simulator import SmtpEmailSimulator
 
 
 @hookimpl
-def omnichannel_adapters() -> Sequence[type[Any]]:
+def omnichannel_adapters() -> Sequence[type[SmtpEmailAdapter]]:
     """The ``email.smtp`` adapter."""
     return [SmtpEmailAdapter]
 
 
 @hookimpl
-def omnichannel_simulators() -> Sequence[type[Any]]:
-    """The Smtp simulator, for ``omni sandbox`` and ``omni demo``."""
+def omnichannel_simulators() -> Sequence[type[SmtpEmailSimulator]]:
+    """The sandbox mail server (SMTP and IMAP on loopback) for ``omni sandbox``."""
     return [SmtpEmailSimulator]
