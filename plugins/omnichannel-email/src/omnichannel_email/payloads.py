@@ -201,10 +201,13 @@ def error_for_reply(code: int, message: str, *, stage: str) -> SendError:
     """The typed error for an SMTP reply ``code`` at ``stage`` (MAIL, RCPT, DATA, AUTH).
 
     4xx replies are transient (retryable: the server said it kept nothing), 5xx permanent.
-    A 550 or 553 to MAIL FROM is about our sender, not the recipient.
+    A 550 or 553 to MAIL FROM is about our sender, not the recipient; any refusal of AUTH
+    is about our credentials.
     """
     rule = REPLY_CODES.get(code)
     transient = 400 <= code < 500
+    if stage == "AUTH":
+        rule = ReplyRule(ProviderError, FailureReason.AUTH, "check username, password or token")
     if rule is None or (stage == "MAIL" and rule.error is InvalidRecipient):
         reason = FailureReason.PROVIDER_ERROR
         error: type[SendError] = ProviderError

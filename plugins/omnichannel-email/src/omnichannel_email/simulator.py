@@ -126,7 +126,7 @@ class _Authenticator:
     ) -> AuthResult:
         if isinstance(data, LoginPassword):
             offered = (data.login.decode(), data.password.decode())
-            return AuthResult(success=offered == self._expected)
+            return AuthResult(success=offered == self._expected, handled=False)
         return AuthResult(success=False, handled=False)
 
 

@@ -158,18 +158,26 @@ class SmtpPool:
                 await client.auth_xoauth2(settings.username, token)
             else:
                 password = settings.password.reveal() if settings.password else ""
-                await client.login(settings.username, password)
+                # One mechanism, chosen: aiosmtplib's login() tries the next one after a
+                # refusal, and some servers then wait for input that never comes.
+                methods = client.server_auth_methods
+                if "plain" in methods:
+                    await client.auth_plain(settings.username, password)
+                elif "login" in methods:
+                    await client.auth_login(settings.username, password)
+                else:
+                    await client.login(settings.username, password)
         except aiosmtplib.SMTPResponseException as exc:
             raise error_for_reply(exc.code, exc.message, stage="AUTH") from None
+        except _LOST:
+            raise TransportError(
+                f"{settings.host} closed the connection during login", request_sent=False
+            ) from None
         except aiosmtplib.SMTPException as exc:
             raise ProviderError(
                 f"{settings.host} cannot log us in: {type(exc).__name__}; check the server's "
                 "AUTH mechanisms",
                 retryable=False,
-            ) from None
-        except _LOST:
-            raise TransportError(
-                f"{settings.host} closed the connection during login", request_sent=False
             ) from None
 
     async def _acquire(self) -> tuple[aiosmtplib.SMTP, bool]:
