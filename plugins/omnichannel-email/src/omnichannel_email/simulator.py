@@ -90,29 +90,40 @@ def reply_to(raw: bytes, *, sender: str, text: str) -> bytes:
 def bounce_for(raw: bytes, *, recipient: str, reporting_mta: str = "sandbox.invalid") -> bytes:
     """A delivery status notification (RFC 3464) saying ``raw`` could not reach ``recipient``."""
     parent = message_from_bytes(raw, policy=policy.default)
-    report = EmailMessage()
-    report["From"] = f"Mail Delivery System <MAILER-DAEMON@{reporting_mta}>"
-    report["To"] = parent.get("From", "")
-    report["Subject"] = "Undelivered Mail Returned to Sender"
-    report["Date"] = format_datetime(datetime.now(UTC))
-    report["Message-ID"] = make_msgid(domain=reporting_mta)
-    report["Auto-Submitted"] = "auto-replied"
-    report.set_content(f"Your message to {recipient} could not be delivered.\n")
-    report.make_mixed()
-    report.replace_header("Content-Type", 'multipart/report; report-type="delivery-status"')
-    status = EmailMessage()
-    status["Content-Type"] = "message/delivery-status"
-    status.set_payload(
-        f"Reporting-MTA: dns; {reporting_mta}\r\n\r\n"
-        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-        "Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n"
-    )
-    report.attach(status)
-    headers = EmailMessage()
-    headers["Content-Type"] = "text/rfc822-headers"
-    headers.set_payload(raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace") + "\r\n")
-    report.attach(headers)
-    return report.as_bytes(policy=policy.SMTP)
+    original_headers = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("ascii", "replace")
+    lines = [
+        f"From: Mail Delivery System <MAILER-DAEMON@{reporting_mta}>",
+        f"To: {parent.get('From', '')}",
+        "Subject: Undelivered Mail Returned to Sender",
+        f"Date: {format_datetime(datetime.now(UTC))}",
+        f"Message-ID: {make_msgid(domain=reporting_mta)}",
+        "Auto-Submitted: auto-replied",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="dsn"',
+        "",
+        "--dsn",
+        "Content-Type: text/plain; charset=us-ascii",
+        "",
+        f"Your message to {recipient} could not be delivered.",
+        "--dsn",
+        "Content-Type: message/delivery-status",
+        "",
+        f"Reporting-MTA: dns; {reporting_mta}",
+        "",
+        f"Final-Recipient: rfc822; {recipient}",
+        "Action: failed",
+        "Status: 5.1.1",
+        "Diagnostic-Code: smtp; 550 5.1.1 no such user",
+        "",
+        "--dsn",
+        "Content-Type: text/rfc822-headers",
+        "",
+        original_headers,
+        "",
+        "--dsn--",
+        "",
+    ]
+    return "\r\n".join(lines).encode("utf-8")
 
 
 class _Authenticator:
