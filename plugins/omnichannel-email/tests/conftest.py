@@ -61,7 +61,7 @@ class RecordingHandler:
         self.drop_after_data = False
         self.xoauth2: list[str] = []
 
-    async def handle_RCPT(  # noqa: N802
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         local = address.split("@")[0].lower()
@@ -72,7 +72,7 @@ class RecordingHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         self.sessions.append(server)
         if self.drop_after_data:
             assert server.transport is not None
@@ -90,7 +90,7 @@ class RecordingHandler:
         )
         return "250 2.0.0 queued"
 
-    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
         decoded = base64.b64decode(args[1]).decode()
         self.xoauth2.append(decoded)
         expected = f"user={USERNAME}\x01auth=Bearer {TOKEN}\x01\x01"
@@ -242,7 +242,9 @@ def dovecot() -> Iterator[Dovecot]:
     binary = shutil.which("dovecot") or (
         "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
     )
-    if binary is None or shutil.which("doveadm") is None and not Path("/usr/bin/doveadm").exists():
+    if binary is None or (
+        shutil.which("doveadm") is None and not Path("/usr/bin/doveadm").exists()
+    ):
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd; .ci/run does)")
     # Not pytest's tmp_path: run as root, Dovecot's own users must reach the directory, and
     # pytest keeps its base directory private.

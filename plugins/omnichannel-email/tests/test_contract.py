@@ -10,7 +10,10 @@ from typing import Any, ClassVar
 
 import attrs
 import httpx
+import omnichannel_email.hooks
 import pytest
+from omnichannel_email import SmtpEmailAdapter, SmtpEmailSimulator
+
 from omnichannel import (
     Address,
     Envelope,
@@ -22,9 +25,6 @@ from omnichannel import (
     WebhookRequest,
 )
 from omnichannel.testing import AdapterContract
-
-import omnichannel_email.hooks
-from omnichannel_email import SmtpEmailAdapter, SmtpEmailSimulator
 
 
 class TestSmtpEmailContract(AdapterContract):
@@ -39,7 +39,9 @@ class TestSmtpEmailContract(AdapterContract):
         """Our scheme: the webhook secret as the basic-auth password."""
         secret = adapter.settings.webhook_secret.reveal()
         token = base64.b64encode(f"contract:{secret}".encode()).decode()
-        return attrs.evolve(request, headers=[*request.headers, ("Authorization", f"Basic {token}")])
+        return attrs.evolve(
+            request, headers=[*request.headers, ("Authorization", f"Basic {token}")]
+        )
 
     def tamper(self, request: WebhookRequest) -> WebhookRequest:
         """The secret signs nothing in the body: tampering means a wrong secret."""

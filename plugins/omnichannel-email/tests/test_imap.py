@@ -9,11 +9,11 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from omnichannel_email import SmtpEmailAdapter, SmtpEmailSettings
+
 from omnichannel import Envelope, PluginHost, Router
 from omnichannel.plugin import AdapterContext, build_settings
 from omnichannel.polling import MemoryCursorStore, Poller
-
-from omnichannel_email import SmtpEmailAdapter, SmtpEmailSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -158,9 +158,7 @@ async def test_a_uidvalidity_change_resyncs_from_the_flags(dovecot: Any) -> None
 
 
 async def test_a_poll_without_an_imap_host_finds_nothing() -> None:
-    settings = build_settings(
-        SmtpEmailSettings, {"from": "support@acme.example"}, where="test"
-    )
+    settings = build_settings(SmtpEmailSettings, {"from": "support@acme.example"}, where="test")
     result = await SmtpEmailAdapter(settings, AdapterContext()).poll(None)
     assert result.messages == ()
     assert result.next_poll_seconds == settings.poll_interval

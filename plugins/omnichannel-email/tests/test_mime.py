@@ -9,9 +9,9 @@ from email.headerregistry import Address as HeaderAddress
 from pathlib import Path
 
 import pytest
-from omnichannel import Content, Media
-
 from omnichannel_email.mime import build_message, parse_message, reply_subject, split_quoted
+
+from omnichannel import Content, Media
 
 PAYLOADS = Path(__file__).parent / "payloads"
 VECTORS = json.loads((PAYLOADS / "vectors.json").read_text(encoding="utf-8"))
@@ -88,7 +88,12 @@ def test_bytes_media_are_attached_and_content_ids_inline_on_the_html() -> None:
         format="html",
         media=[
             Media(data=b"%PDF-1.4", content_type="application/pdf", filename="invoice.pdf"),
-            Media(data=b"\x89PNG", content_type="image/png", filename="logo.png", content_id="logo@acme"),
+            Media(
+                data=b"\x89PNG",
+                content_type="image/png",
+                filename="logo.png",
+                content_id="logo@acme",
+            ),
         ],
     )
     message = message_from_bytes(build(content), policy=policy.default)
@@ -96,9 +101,11 @@ def test_bytes_media_are_attached_and_content_ids_inline_on_the_html() -> None:
     attachments = list(message.iter_attachments())
     assert [part.get_filename() for part in attachments] == ["invoice.pdf"]
     related = [part for part in message.walk() if part.get_content_type() == "multipart/related"]
-    assert related and related[0].get_body(("html",)) is not None
+    assert related
+    assert related[0].get_body(("html",)) is not None
     inline = [part for part in message.walk() if part.get("Content-ID") == "<logo@acme>"]
-    assert inline and inline[0].get_payload(decode=True) == b"\x89PNG"
+    assert inline
+    assert inline[0].get_payload(decode=True) == b"\x89PNG"
 
 
 def test_non_ascii_text_is_quoted_printable_so_no_8bitmime_is_needed() -> None:
@@ -110,7 +117,10 @@ def test_non_ascii_text_is_quoted_printable_so_no_8bitmime_is_needed() -> None:
 def test_the_reply_headers_vector_gives_one_re_prefix() -> None:
     vector = VECTORS["email"]["threading"][0]  # reply-headers
     assert reply_subject(vector["parent"]["Subject"]) == vector["expected_reply"]["Subject"]
-    assert reply_subject("Re: RE: " + vector["parent"]["Subject"]) == vector["expected_reply"]["Subject"]
+    assert (
+        reply_subject("Re: RE: " + vector["parent"]["Subject"])
+        == vector["expected_reply"]["Subject"]
+    )
 
 
 def test_a_multipart_alternative_reply_prefers_plain_and_splits_the_quote() -> None:
@@ -120,11 +130,13 @@ def test_a_multipart_alternative_reply_prefers_plain_and_splits_the_quote() -> N
     assert mail.subject == "Re: Café order #42 ☕"
     assert mail.visible_text == "Merci, the café order arrived!"
     assert mail.quoted_text.startswith("On Mon, 30 Nov 2026")
-    assert mail.html is not None and "<blockquote>" in mail.html
+    assert mail.html is not None
+    assert "<blockquote>" in mail.html
     assert mail.message_id == "<CAF=abc123@mail.example.com>"
     assert mail.in_reply_to == "<first.1@acme.example>"
     assert mail.references == ("<first.1@acme.example>",)
-    assert mail.auto_reply is None and mail.bounce is None
+    assert mail.auto_reply is None
+    assert mail.bounce is None
 
 
 def test_an_8bit_message_keeps_its_text_and_its_attachment_bytes() -> None:
@@ -132,7 +144,8 @@ def test_an_8bit_message_keeps_its_text_and_its_attachment_bytes() -> None:
     assert mail.visible_text == "Le carton est abîmé, voir la photo."
     (photo,) = mail.attachments
     assert (photo.filename, photo.content_type) == ("damage.png", "image/png")
-    assert photo.data is not None and photo.data.startswith(b"\x89PNG")
+    assert photo.data is not None
+    assert photo.data.startswith(b"\x89PNG")
 
 
 def test_attachments_over_the_cap_are_dropped_and_named() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from omnichannel import ContentRejected, FailureReason, InvalidRecipient, ProviderError, SendError
-
 from omnichannel_email.mime import InboundMail
 from omnichannel_email.payloads import (
     REFERENCES_KEPT,
@@ -15,6 +13,8 @@ from omnichannel_email.payloads import (
     message_id_for,
     plus_tag,
 )
+
+from omnichannel import ContentRejected, FailureReason, InvalidRecipient, ProviderError, SendError
 
 
 def test_our_message_ids_carry_the_envelope_id_back() -> None:
@@ -65,12 +65,15 @@ def test_long_references_keep_the_root_and_the_latest() -> None:
     book.remember(ThreadEntry(message_id="<p@x>", root=chain[0], references=chain))
     kept = book.references_for("<p@x>", None)
     assert len(kept) == REFERENCES_KEPT
-    assert kept[0] == chain[0] and kept[-1] == "<p@x>"
+    assert kept[0] == chain[0]
+    assert kept[-1] == "<p@x>"
 
 
 def test_inbound_matches_by_tag_then_in_reply_to_then_references() -> None:
     book = ThreadBook(capacity=3)
-    book.remember(ThreadEntry(message_id="<a@us>", root="<a@us>", envelope_id="A", conversation_id="c1"))
+    book.remember(
+        ThreadEntry(message_id="<a@us>", root="<a@us>", envelope_id="A", conversation_id="c1")
+    )
     book.remember(ThreadEntry(message_id="<b@us>", root="<a@us>", envelope_id="B"))
     mail = InboundMail(message_id="<r@them>", sender="x@them", references=("<a@us>",))
     assert book.match(mail, ("e", "B")) == book.get("<b@us>")
@@ -79,7 +82,8 @@ def test_inbound_matches_by_tag_then_in_reply_to_then_references() -> None:
     assert book.match(replying, None) == book.get("<b@us>")
     for n in range(3):
         book.remember(ThreadEntry(message_id=f"<n{n}@us>", root=f"<n{n}@us>"))
-    assert book.get("<a@us>") is None and book.by_tag("c", "c1") is None
+    assert book.get("<a@us>") is None
+    assert book.by_tag("c", "c1") is None
 
 
 @pytest.mark.parametrize(

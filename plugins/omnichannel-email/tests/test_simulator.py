@@ -8,6 +8,8 @@ from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
+from omnichannel_email import SmtpEmailAdapter, SmtpEmailSimulator
+
 from omnichannel import (
     Address,
     Content,
@@ -17,8 +19,6 @@ from omnichannel import (
     WebhookRequest,
 )
 from omnichannel.testing.loopback import LoopbackRig
-
-from omnichannel_email import SmtpEmailAdapter, SmtpEmailSimulator
 
 pytestmark = pytest.mark.anyio
 

@@ -7,6 +7,9 @@ from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
+from omnichannel_email import SmtpEmailAdapter, SmtpEmailSettings
+from omnichannel_email.simulator import free_port
+
 from omnichannel import (
     Address,
     Content,
@@ -21,15 +24,14 @@ from omnichannel import (
 )
 from omnichannel.plugin import AdapterContext, RetryPolicy, Sender, build_settings
 
-from omnichannel_email import SmtpEmailAdapter, SmtpEmailSettings
-from omnichannel_email.simulator import free_port
-
 SmtpServer = Any
 
 pytestmark = pytest.mark.anyio
 
 
-def make_adapter(server: SmtpServer | None, *, attempts: int = 1, **values: Any) -> SmtpEmailAdapter:
+def make_adapter(
+    server: SmtpServer | None, *, attempts: int = 1, **values: Any
+) -> SmtpEmailAdapter:
     base: dict[str, Any] = {
         "from": "Acme Support <support@acme.example>",
         "host": "127.0.0.1",
@@ -101,7 +103,10 @@ async def test_a_pooled_connection_the_server_dropped_is_reopened(smtp_server: S
 @pytest.mark.smtp(mode="starttls", auth=True)
 async def test_starttls_with_auth_login_is_required_and_works(smtp_server: SmtpServer) -> None:
     adapter = make_adapter(
-        smtp_server, security="starttls", username=smtp_server.username, password=smtp_server.password
+        smtp_server,
+        security="starttls",
+        username=smtp_server.username,
+        password=smtp_server.password,
     )
     await adapter.send(envelope())
     assert len(smtp_server.handler.received) == 1
@@ -113,7 +118,11 @@ async def test_a_wrong_password_is_an_auth_error_that_is_not_retried(
     smtp_server: SmtpServer,
 ) -> None:
     adapter = make_adapter(
-        smtp_server, attempts=3, security="starttls", username=smtp_server.username, password="wrong"
+        smtp_server,
+        attempts=3,
+        security="starttls",
+        username=smtp_server.username,
+        password="wrong",
     )
     with pytest.raises(ProviderError) as caught:
         await adapter.send(envelope())
@@ -149,7 +158,12 @@ async def test_implicit_tls_with_xoauth2_sends_the_token_from_the_callable(
 async def test_required_starttls_is_refused_when_the_server_offers_none(
     smtp_server: SmtpServer,
 ) -> None:
-    adapter = make_adapter(smtp_server, security="starttls", username=smtp_server.username, password=smtp_server.password)
+    adapter = make_adapter(
+        smtp_server,
+        security="starttls",
+        username=smtp_server.username,
+        password=smtp_server.password,
+    )
     with pytest.raises(ProviderError, match="STARTTLS"):
         await adapter.send(envelope())
     assert smtp_server.handler.received == []
@@ -160,7 +174,10 @@ async def test_opportunistic_tls_never_sends_credentials_in_the_clear(
     smtp_server: SmtpServer,
 ) -> None:
     adapter = make_adapter(
-        smtp_server, security="opportunistic", username=smtp_server.username, password=smtp_server.password
+        smtp_server,
+        security="opportunistic",
+        username=smtp_server.username,
+        password=smtp_server.password,
     )
     with pytest.raises(ProviderError, match="no TLS"):
         await adapter.send(envelope())
@@ -168,7 +185,9 @@ async def test_opportunistic_tls_never_sends_credentials_in_the_clear(
 
 @pytest.mark.smtp(mode="plain", auth=True)
 async def test_plain_auth_works_on_a_local_server_without_tls(smtp_server: SmtpServer) -> None:
-    adapter = make_adapter(smtp_server, security="none", username=smtp_server.username, password=smtp_server.password)
+    adapter = make_adapter(
+        smtp_server, security="none", username=smtp_server.username, password=smtp_server.password
+    )
     await adapter.send(envelope())
     assert len(smtp_server.handler.received) == 1
     await adapter.aclose()

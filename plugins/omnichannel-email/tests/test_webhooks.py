@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from omnichannel_email import SmtpEmailAdapter, SmtpEmailSettings
+
 from omnichannel import DeliveryStatus, PluginHost, Router, WebhookRequest
 from omnichannel.plugin import AdapterContext, build_settings
-
-from omnichannel_email import SmtpEmailAdapter, SmtpEmailSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -93,7 +93,9 @@ async def test_a_wrong_secret_is_refused_with_403() -> None:
 async def test_a_raw_mime_post_with_the_secret_becomes_an_inbound_envelope(how: str) -> None:
     router, _, messages, _ = make_router()
     request = (
-        raw_post(MAIL, basic(SECRET)) if how == "basic" else raw_post(MAIL, url=f"{URL}?secret={SECRET}")
+        raw_post(MAIL, basic(SECRET))
+        if how == "basic"
+        else raw_post(MAIL, url=f"{URL}?secret={SECRET}")
     )
     response = await router.handle_webhook("email", request)
     assert response.status_code == 200
@@ -112,7 +114,7 @@ async def test_without_a_configured_secret_everything_unsigned_is_refused() -> N
 
 
 async def test_a_bounce_for_a_sent_message_becomes_undelivered_for_it() -> None:
-    router, adapter, messages, statuses = make_router()
+    router, _adapter, messages, statuses = make_router()
     sent_id = "01JBZ6Q4AAAAAAAAAAAAAAAAAA"
     bounce = (PAYLOADS / "bounce_dsn.eml").read_bytes().replace(b"\n", b"\r\n")
     response = await router.handle_webhook("email", raw_post(bounce, basic(SECRET)))
@@ -195,7 +197,10 @@ async def test_a_mailgun_post_with_a_bad_signature_or_a_stale_timestamp_is_403(
 
 async def test_sendgrid_inbound_parse_parsed_mode_with_basic_auth() -> None:
     router, _, messages, _ = make_router()
-    headers = "From: Customer <customer@example.com>\nTo: support@acme.example\nSubject: Hi\nMessage-ID: <sg.1@example.com>\n"
+    headers = (
+        "From: Customer <customer@example.com>\nTo: support@acme.example\nSubject: Hi\n"
+        "Message-ID: <sg.1@example.com>\n"
+    )
     kind, body = multipart(
         [
             ("headers", headers.encode(), None),
@@ -204,7 +209,11 @@ async def test_sendgrid_inbound_parse_parsed_mode_with_basic_auth() -> None:
             ("from", b"Customer <customer@example.com>", None),
             ("to", b"support@acme.example", None),
             ("attachments", b"1", None),
-            ("attachment-info", json.dumps({"attachment1": {"filename": "a.txt", "type": "text/plain"}}).encode(), None),
+            (
+                "attachment-info",
+                json.dumps({"attachment1": {"filename": "a.txt", "type": "text/plain"}}).encode(),
+                None,
+            ),
             ("attachment1", b"file body", "a.txt"),
         ]
     )

@@ -41,7 +41,6 @@ from omnichannel.plugin import (
     SentMessage,
     WebhookResult,
 )
-
 from omnichannel_email.imap import Cursor, ImapMailbox
 from omnichannel_email.mime import InboundMail, build_message, parse_message, reply_subject
 from omnichannel_email.payloads import (
@@ -247,7 +246,9 @@ class SmtpEmailAdapter(BaseAdapter[SmtpEmailSettings]):
         for fetched in batch.messages:
             try:
                 event = self.event_for(
-                    parse_message(fetched.raw, max_attachment_bytes=self.settings.max_attachment_bytes),
+                    parse_message(
+                        fetched.raw, max_attachment_bytes=self.settings.max_attachment_bytes
+                    ),
                     now,
                 )
             except ValueError as exc:

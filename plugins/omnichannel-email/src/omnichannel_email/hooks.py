@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from omnichannel import hookimpl
-
 from omnichannel_email.adapter import SmtpEmailAdapter
 from omnichannel_email.simulator import SmtpEmailSimulator
 

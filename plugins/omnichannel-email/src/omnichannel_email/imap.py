@@ -18,7 +18,6 @@ from __future__ import annotations
 import imaplib
 import logging
 import re
-import socket
 import ssl
 from collections.abc import Sequence
 from typing import Final
@@ -29,8 +28,8 @@ import anyio.to_thread
 import attrs
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import UnexpectedCommandStatusError
-from omnichannel import TransportError
 
+from omnichannel import TransportError
 from omnichannel_email.settings import ImapSecurity, SmtpEmailSettings
 from omnichannel_email.smtp import access_token, tls_context
 
@@ -136,7 +135,9 @@ class ImapMailbox:
         host, port, timeout = settings.imap_host or "", settings.imap_port_number, settings.timeout
         box: BaseMailBox
         if settings.imap_security is ImapSecurity.TLS:
-            box = MailBox(host, port, timeout=timeout, ssl_context=tls_context(settings.tls_ca_file))
+            box = MailBox(
+                host, port, timeout=timeout, ssl_context=tls_context(settings.tls_ca_file)
+            )
         elif settings.imap_security is ImapSecurity.STARTTLS:
             box = MailBoxStartTls(
                 host, port, timeout=timeout, ssl_context=tls_context(settings.tls_ca_file)
@@ -214,7 +215,11 @@ class ImapMailbox:
         sizes: dict[int, int] = {}
         for item in data:
             line = item[0] if isinstance(item, tuple) else item
-            if isinstance(line, bytes) and (uid := _UID.search(line)) and (size := _SIZE.search(line)):
+            if (
+                isinstance(line, bytes)
+                and (uid := _UID.search(line))
+                and (size := _SIZE.search(line))
+            ):
                 sizes[int(uid.group(1))] = int(size.group(1))
         return sizes
 
@@ -253,8 +258,8 @@ class ImapMailbox:
             return
         try:
             box.logout()
-        except (*_FAILURES, socket.timeout):
+        except (TimeoutError, *_FAILURES):
             try:
                 box.client.shutdown()
-            except (*_FAILURES, socket.timeout):
+            except (TimeoutError, *_FAILURES):
                 pass

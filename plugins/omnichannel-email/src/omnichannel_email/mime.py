@@ -19,6 +19,7 @@ from typing import Final
 
 import attrs
 from markdown_it import MarkdownIt
+
 from omnichannel import Content, Media, TextFormat, UnsupportedFeature
 from omnichannel.markup import html_to_plain, markdown_to_plain
 
@@ -26,8 +27,8 @@ __all__ = [
     "AUTO_REPLY_HEADERS",
     "Bounce",
     "InboundMail",
-    "build_message",
     "auto_reply_reason",
+    "build_message",
     "mail_from_fields",
     "message_ids",
     "parse_message",
@@ -128,12 +129,15 @@ def build_message(
     attached = [item for item in content.media if item not in inline]
     if html is not None:
         message.add_alternative("", subtype="html")
-        html_part = message.get_payload()[-1]
+        parts = message.get_payload()
+        assert isinstance(parts, list)
+        html_part = parts[-1]
         assert isinstance(html_part, EmailMessage)
         _set_text(html_part, html, "html")
         for item in inline:
             maintype, subtype = _media_type(item)
-            assert item.data is not None and item.content_id is not None
+            assert item.data is not None
+            assert item.content_id is not None
             html_part.add_related(
                 item.data,
                 maintype=maintype,
@@ -306,7 +310,10 @@ def _attachments(message: EmailMessage, max_bytes: int) -> tuple[list[Media], li
     kept: list[Media] = []
     dropped: list[str] = []
     for part in message.iter_attachments():
-        if part.get_content_maintype() == "message" or part.get_content_type() == "text/rfc822-headers":
+        if (
+            part.get_content_maintype() == "message"
+            or part.get_content_type() == "text/rfc822-headers"
+        ):
             continue
         data = part.get_payload(decode=True)
         if not isinstance(data, bytes):
@@ -398,7 +405,11 @@ def parse_message(raw: bytes, *, max_attachment_bytes: int) -> InboundMail:
     recipients = tuple(
         addr
         for _, addr in getaddresses(
-            [str(value) for key in ("To", "Cc", "Delivered-To") for value in message.get_all(key, [])]
+            [
+                str(value)
+                for key in ("To", "Cc", "Delivered-To")
+                for value in message.get_all(key, [])
+            ]
         )
         if "@" in addr
     )

@@ -25,10 +25,11 @@ from email.headerregistry import Address as HeaderAddress
 from typing import Final
 
 import attrs
+
 from omnichannel import (
     Address,
-    ContentRejected,
     Content,
+    ContentRejected,
     DeliveryStatus,
     Direction,
     Envelope,
@@ -39,7 +40,6 @@ from omnichannel import (
     StatusUpdate,
     TextFormat,
 )
-
 from omnichannel_email.mime import InboundMail
 
 __all__ = [

@@ -15,6 +15,7 @@ from email.utils import parseaddr
 from typing import Final
 
 import attrs
+
 from omnichannel import ConfigurationError, Secret
 from omnichannel.plugin import secret, setting
 

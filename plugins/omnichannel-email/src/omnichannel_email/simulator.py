@@ -24,17 +24,18 @@ import base64
 import logging
 import socket
 import weakref
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope as SmtpEnvelope, LoginPassword, Session, SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
+from aiosmtpd.smtp import Envelope as SmtpEnvelope
+
 from omnichannel import WebhookRequest, WebhookResponse
 from omnichannel.sandbox import BaseSimulator, SimulatorContext
-
 from omnichannel_email.mime import message_ids, reply_subject
 from omnichannel_email.payloads import ADAPTER_NAME
 from omnichannel_email.sandbox_imap import Mailbox, SandboxImapServer
@@ -83,7 +84,9 @@ def reply_to(raw: bytes, *, sender: str, text: str) -> bytes:
         chain = message_ids(parent.get("References")) or message_ids(parent.get("In-Reply-To"))
         answer["References"] = " ".join((*chain, parent_id))
     quoted = "\n".join(f"> {line}" for line in str(parent.get_body(("plain",)) or "").splitlines())
-    answer.set_content(f"{text}\n\nOn {parent.get('Date')}, {parent.get('From')} wrote:\n{quoted}\n")
+    answer.set_content(
+        f"{text}\n\nOn {parent.get('Date')}, {parent.get('From')} wrote:\n{quoted}\n"
+    )
     return answer.as_bytes(policy=policy.SMTP)
 
 
@@ -147,7 +150,7 @@ class _Handler:
     def __init__(self, simulator: SmtpEmailSimulator) -> None:
         self._simulator = weakref.ref(simulator)
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self,
         server: SMTP,
         session: Session,
@@ -162,9 +165,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: SmtpEnvelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SmtpEnvelope) -> str:
         simulator = self._simulator()
         if simulator is None:
             return "421 4.3.0 shutting down"

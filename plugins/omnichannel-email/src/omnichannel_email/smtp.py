@@ -17,6 +17,7 @@ Partial recipient refusal is not an error: the refused addresses come back in
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import ssl
@@ -29,8 +30,14 @@ from typing import Final
 import aiosmtplib
 import anyio
 import attrs
-from omnichannel import ContentRejected, ProviderError, SendError, TransportError, UnsupportedFeature
 
+from omnichannel import (
+    ContentRejected,
+    ProviderError,
+    SendError,
+    TransportError,
+    UnsupportedFeature,
+)
 from omnichannel_email.payloads import error_for_reply
 from omnichannel_email.settings import Security, SmtpEmailSettings
 
@@ -124,13 +131,12 @@ class SmtpPool:
             client.close()
             if "STARTTLS" in str(exc).upper():
                 raise ProviderError(
-                    f"{settings.host} does not offer STARTTLS; use security = \"tls\" or, on a "
-                    "trusted network only, \"opportunistic\"",
+                    f'{settings.host} does not offer STARTTLS; use security = "tls" or, on a '
+                    'trusted network only, "opportunistic"',
                     retryable=False,
                 ) from None
             raise TransportError(
-                f"could not connect to {settings.host}:{settings.smtp_port} "
-                f"({type(exc).__name__})",
+                f"could not connect to {settings.host}:{settings.smtp_port} ({type(exc).__name__})",
                 request_sent=False,
             ) from None
         try:
@@ -192,10 +198,8 @@ class SmtpPool:
     async def _discard(self, client: aiosmtplib.SMTP) -> None:
         if client.is_connected:
             with anyio.move_on_after(1):
-                try:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                     await client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    pass
         client.close()
 
     async def send(
@@ -215,7 +219,9 @@ class SmtpPool:
                             f"{self.settings.host} closed the connection before the message",
                             request_sent=False,
                         ) from None
-                    logger.info("pooled SMTP connection to %s was closed; reopening", client.hostname)
+                    logger.info(
+                        "pooled SMTP connection to %s was closed; reopening", client.hostname
+                    )
                     client = await self._open()
                     try:
                         result = await self._transaction(client, message, sender, recipients)

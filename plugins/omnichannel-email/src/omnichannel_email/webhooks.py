@@ -38,9 +38,9 @@ from email.parser import BytesParser, Parser
 from typing import Any, Final
 
 import attrs
+
 from omnichannel import Media, Secret, WebhookParseError, WebhookRequest, WebhookVerificationError
 from omnichannel.plugin import constant_time_equal, hmac_digest
-
 from omnichannel_email.mime import InboundMail, mail_from_fields, parse_message
 
 __all__ = [
@@ -302,7 +302,7 @@ def parse_body(request: WebhookRequest, *, max_attachment_bytes: int) -> Inbound
         return parse_message(request.body, max_attachment_bytes=cap)
     if kind == "application/json":
         data = request.json()
-        if not isinstance(data, Mapping) or "FromFull" not in data and "RawEmail" not in data:
+        if not isinstance(data, Mapping) or ("FromFull" not in data and "RawEmail" not in data):
             raise WebhookParseError("JSON that is not a Postmark inbound message")
         return _postmark(data, cap)
     fields = form_fields(request)
