@@ -40,7 +40,7 @@ PLUGIN_API = {
     "SentMessage", "StandardWebhooks", "TemplateRules", "Transport", "WebhookResult",
     "WeightedLength", "basic_auth", "bearer_auth", "build_settings", "constant_time_equal",
     "default_error_for_response", "describe_settings", "describe_value", "hmac_digest",
-    "mac_over_parts",
+    "html_to_plain", "mac_over_parts", "markdown_to_plain",
     "retry_after_seconds", "secret", "setting", "sign_body", "sign_url_params",
     "url_params_string", "url_port_variants", "verify_body", "verify_url_params",
     "verify_url_params_request",

@@ -50,6 +50,10 @@ if TYPE_CHECKING:
         default_error_for_response,
         retry_after_seconds,
     )
+    from omnichannel.markup import (
+        html_to_plain,
+        markdown_to_plain,
+    )
     from omnichannel.signing import (
         StandardWebhooks,
         constant_time_equal,
@@ -104,6 +108,10 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "default_error_for_response",
         "retry_after_seconds",
     ),
+    "omnichannel.markup": (
+        "html_to_plain",
+        "markdown_to_plain",
+    ),
     "omnichannel.signing": (
         "StandardWebhooks",
         "constant_time_equal",
@@ -151,7 +159,9 @@ __all__ = [
     "describe_settings",
     "describe_value",
     "hmac_digest",
+    "html_to_plain",
     "mac_over_parts",
+    "markdown_to_plain",
     "retry_after_seconds",
     "secret",
     "setting",

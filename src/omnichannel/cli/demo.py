@@ -83,6 +83,7 @@ def demo(timeout: float, step_delay: float, out_of_order: bool, as_json: bool) -
             public_url=public_url, step_delay=step_delay, out_of_order=out_of_order
         )
         sandbox = build_sandbox(config, host, context)
+        await sandbox.start()
         async with Router.from_config(config, host=host) as router:
             attach_printers(router, as_json)
             router.on_status(statuses.append, inline=True)

@@ -54,6 +54,7 @@ def sandbox(
 
     async def run() -> None:
         server = build_server(app)
+        await app.start()
         try:
             await server.serve(sockets=[sock])
         finally:

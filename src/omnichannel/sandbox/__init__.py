@@ -139,6 +139,14 @@ class ProviderSimulator(Protocol):
         """Answer one API request, as the provider would."""
         ...
 
+    async def start(self) -> None:
+        """Open what the simulator serves besides HTTP (a mail server's ports)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close what :meth:`start` opened."""
+        ...
+
 
 class BaseSimulator:
     """A convenient base: keeps the settings and the context; subclasses implement ``handle``."""
@@ -165,6 +173,12 @@ class BaseSimulator:
     async def handle(self, request: WebhookRequest) -> WebhookResponse:
         """Answer one API request, as the provider would."""
         raise NotImplementedError
+
+    async def start(self) -> None:
+        """Nothing to open by default: the sandbox serves the HTTP side."""
+
+    async def aclose(self) -> None:
+        """Nothing to close by default."""
 
 
 class Sandbox:
@@ -219,9 +233,26 @@ class Sandbox:
         """Wait until every simulator's pending callbacks have been posted."""
         await self.context.settle()
 
+    async def start(self) -> None:
+        """Start every simulator (one that serves more than HTTP opens its ports here)."""
+        for simulator in self.simulators.values():
+            await simulator.start()
+
     async def aclose(self) -> None:
-        """Stop pending callbacks and close connections."""
+        """Stop pending callbacks, close every simulator and the connections."""
+        for simulator in self.simulators.values():
+            try:
+                await simulator.aclose()
+            except Exception:
+                logger.exception("simulator %s did not close cleanly", simulator.adapter_name)
         await self.context.aclose()
+
+    async def __aenter__(self) -> Sandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def simulator_classes(host: PluginHost) -> dict[str, type[ProviderSimulator]]:

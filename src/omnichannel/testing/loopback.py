@@ -74,6 +74,7 @@ class LoopbackRig:
         self.simulator = self.simulator_class(settings, self.context)
         self.sandbox = Sandbox([self.simulator], self.context)
         sandbox_holder["sandbox"] = self.sandbox
+        await self.sandbox.start()
         self.sender = Sender(retry=RetryPolicy(max_attempts=1))
         adapter_context = AdapterContext(sender=self.sender, public_url=self.public_url)
         self.adapter = self.adapter_class(settings, adapter_context)

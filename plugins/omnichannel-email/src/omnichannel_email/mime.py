@@ -21,7 +21,7 @@ import attrs
 from markdown_it import MarkdownIt
 
 from omnichannel import Content, Media, TextFormat, UnsupportedFeature
-from omnichannel.markup import html_to_plain, markdown_to_plain
+from omnichannel.plugin import html_to_plain, markdown_to_plain
 
 __all__ = [
     "AUTO_REPLY_HEADERS",

@@ -289,6 +289,10 @@ class SmtpEmailSimulator(BaseSimulator):
         """Stop the SMTP and IMAP servers."""
         self._finalizer()
 
+    async def aclose(self) -> None:
+        """Stop the SMTP and IMAP servers (the sandbox calls it when it stops)."""
+        await asyncio.to_thread(self.close)
+
 
 def _stop(smtp: Controller, imap: SandboxImapServer | None) -> None:
     try:
