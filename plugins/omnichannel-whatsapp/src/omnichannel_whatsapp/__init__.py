@@ -1,13 +1,15 @@
-"""The whatsapp channel through Meta, as an omnichannel plugin.
+"""omnichannel-whatsapp: the WhatsApp channel for omnichannel, over Meta's WhatsApp Cloud API.
 
-Installing the distribution is all it takes: omnichannel finds the adapter,
-``whatsapp.meta``, through the ``omnichannel`` entry point (``omni channels``
-lists it).
+Installs the adapter ``whatsapp.meta`` (channel ``whatsapp``) and its sandbox simulator through
+the ``omnichannel`` entry point; applications use it through the router and
+``omnichannel.toml``. :func:`location` and :func:`reaction` build the ``provider_options`` of
+WhatsApp's native location and reaction messages.
 """
 
 from __future__ import annotations
 
 from omnichannel_whatsapp.adapter import MetaWhatsappAdapter
+from omnichannel_whatsapp.payloads import location, reaction
 from omnichannel_whatsapp.settings import MetaWhatsappSettings
 from omnichannel_whatsapp.simulator import MetaWhatsappSimulator
 
@@ -18,4 +20,6 @@ __all__ = [
     "MetaWhatsappSettings",
     "MetaWhatsappSimulator",
     "__version__",
+    "location",
+    "reaction",
 ]
