@@ -194,11 +194,12 @@ class MetaWhatsappAdapter(BaseAdapter[MetaWhatsappSettings]):
 
     async def deliver(self, envelope: Envelope) -> SentMessage:
         """Upload the bytes items first (each becomes a media id), then send the message."""
-        self._sender_id(envelope)
         items = _bytes_items(envelope)
-        # Check the whole message first, so content Meta cannot carry uploads nothing.
-        payloads.message_body(envelope, uploaded=dict.fromkeys(items, "unsent"))
-        uploaded = {item: await self.upload(item) for item in items}
+        uploaded: dict[Media, str] = {}
+        if items:
+            # Check the whole message first, so content Meta cannot carry uploads nothing.
+            self.message_request(envelope, dict.fromkeys(items, "unsent"))
+            uploaded = {item: await self.upload(item) for item in items}
         request = self.message_request(envelope, uploaded)
         response = await self.context.sender.send(request, error_for=self.error_for_response)
         return self.parse_send_response(envelope, response)

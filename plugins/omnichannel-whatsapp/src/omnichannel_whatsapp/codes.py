@@ -268,10 +268,10 @@ def graph_error(error: object) -> GraphError:
     ``error_data`` is an object with ``details`` for message errors and may be a plain string
     for template errors.
     """
-    if not isinstance(error, Mapping):
+    if not isinstance(error, dict):
         return GraphError()
     data = error.get("error_data")
-    details = _string(data.get("details")) if isinstance(data, Mapping) else _string(data)
+    details = _string(data.get("details")) if isinstance(data, dict) else _string(data)
     message = _string(error.get("message")) or _string(error.get("title"))
     return GraphError(
         code=_code(error.get("code")),

@@ -61,7 +61,7 @@ def graph_media_url(api_root: str, media_id: str) -> str:
 
 def _object(message: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     found = message.get(name)
-    if not isinstance(found, Mapping):
+    if not isinstance(found, dict):
         raise WebhookParseError(f"a WhatsApp {name} message without its {name!r} object")
     return found
 
@@ -131,11 +131,11 @@ def _location_content(message: Mapping[str, Any], api_root: str, fields: Fields)
 
 def _contact_line(card: Mapping[str, Any]) -> str:
     name = card.get("name")
-    label = _text(name, "formatted_name") if isinstance(name, Mapping) else None
+    label = _text(name, "formatted_name") if isinstance(name, dict) else None
     phones = [
         phone["phone"]
         for phone in card.get("phones") or ()
-        if isinstance(phone, Mapping) and isinstance(phone.get("phone"), str)
+        if isinstance(phone, dict) and isinstance(phone.get("phone"), str)
     ]
     return ", ".join([label or "(no name)", *phones])
 
@@ -145,7 +145,7 @@ def _contacts_content(message: Mapping[str, Any], api_root: str, fields: Fields)
     if not isinstance(cards, list) or not cards:
         raise WebhookParseError("a WhatsApp contacts message without contacts")
     fields["contacts"] = len(cards)
-    lines = [f"Contact: {_contact_line(card)}" for card in cards if isinstance(card, Mapping)]
+    lines = [f"Contact: {_contact_line(card)}" for card in cards if isinstance(card, dict)]
     return Content(text="\n".join(lines) or "Contact")
 
 
@@ -217,7 +217,7 @@ _CONTENT: Final[Mapping[str, ContentOf]] = {
 def _placeholder(message: Mapping[str, Any], kind: str, fields: Fields) -> Content:
     errors = message.get("errors")
     first = errors[0] if isinstance(errors, list) and errors else None
-    if isinstance(first, Mapping):
+    if isinstance(first, dict):
         if first.get("code") is not None:
             fields["error_code"] = str(first["code"])
         title = _text(first, "title") or _text(first, "message")
@@ -232,7 +232,7 @@ def _placeholder(message: Mapping[str, Any], kind: str, fields: Fields) -> Conte
 
 
 def _contact_for(message: Mapping[str, Any], contacts: Sequence[Any]) -> Mapping[str, Any]:
-    cards = [card for card in contacts if isinstance(card, Mapping)]
+    cards = [card for card in contacts if isinstance(card, dict)]
     sender = message.get("from")
     for card in cards:
         if sender is not None and sender in (card.get("wa_id"), card.get("user_id")):
@@ -242,7 +242,7 @@ def _contact_for(message: Mapping[str, Any], contacts: Sequence[Any]) -> Mapping
 
 def _sender(message: Mapping[str, Any], contact: Mapping[str, Any], channel: str) -> Address:
     profile = contact.get("profile")
-    name = _text(profile, "name") if isinstance(profile, Mapping) else None
+    name = _text(profile, "name") if isinstance(profile, dict) else None
     wa_id = _text(message, "from") or _text(contact, "wa_id")
     if wa_id is not None and wa_id.isdigit():
         address = Address(channel=channel, value=f"+{wa_id}", name=name)
@@ -266,13 +266,13 @@ def _identity_fields(
         if _text(contact, name):
             fields[name] = str(contact[name])
     profile = contact.get("profile")
-    if isinstance(profile, Mapping) and _text(profile, "username"):
+    if isinstance(profile, dict) and _text(profile, "username"):
         fields["username"] = str(profile["username"])
 
 
 def _context_fields(message: Mapping[str, Any], fields: Fields) -> str | None:
     context = message.get("context")
-    if not isinstance(context, Mapping):
+    if not isinstance(context, dict):
         return None
     for flag in ("forwarded", "frequently_forwarded"):
         if context.get(flag) is True:
@@ -282,7 +282,7 @@ def _context_fields(message: Mapping[str, Any], fields: Fields) -> str | None:
 
 def _referral_fields(message: Mapping[str, Any], fields: Fields) -> None:
     referral = message.get("referral")
-    if not isinstance(referral, Mapping):
+    if not isinstance(referral, dict):
         return
     for name, value in referral.items():
         if isinstance(value, str) and value:

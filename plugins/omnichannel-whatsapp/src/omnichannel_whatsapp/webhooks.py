@@ -179,7 +179,7 @@ def _str(data: Mapping[str, Any], name: str) -> str | None:
 def _pricing(status: Mapping[str, Any]) -> dict[str, str | bool]:
     found: dict[str, str | bool] = {}
     pricing = status.get("pricing")
-    if isinstance(pricing, Mapping):
+    if isinstance(pricing, dict):
         if isinstance(pricing.get("billable"), bool):
             found["billable"] = pricing["billable"]
         for name, key in (
@@ -192,11 +192,11 @@ def _pricing(status: Mapping[str, Any]) -> dict[str, str | bool]:
             if isinstance(pricing.get(name), str):
                 found[key] = pricing[name]
     conversation = status.get("conversation")
-    if isinstance(conversation, Mapping):
+    if isinstance(conversation, dict):
         if isinstance(conversation.get("id"), str):
             found["conversation_id"] = conversation["id"]
         origin = conversation.get("origin")
-        if isinstance(origin, Mapping) and isinstance(origin.get("type"), str):
+        if isinstance(origin, dict) and isinstance(origin.get("type"), str):
             found["conversation_category"] = origin["type"]
     return found
 
@@ -250,7 +250,7 @@ def _change(
     change: Mapping[str, Any], *, channel: str, phone_number_id: str, api_root: str
 ) -> tuple[list[Envelope], list[StatusUpdate]]:
     field, value = change.get("field"), change.get("value")
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise WebhookParseError("a WhatsApp change without a value object")
     if field == _ECHO_FIELD:
         logger.debug("ignoring echoes of messages sent from the WhatsApp Business app")
@@ -259,7 +259,7 @@ def _change(
         logger.debug("ignoring a WhatsApp %r notification", str(field)[:60])
         return [], []
     metadata = value.get("metadata")
-    number_id = _str(metadata, "phone_number_id") if isinstance(metadata, Mapping) else None
+    number_id = _str(metadata, "phone_number_id") if isinstance(metadata, dict) else None
     if number_id is None:
         raise WebhookParseError("a WhatsApp messages notification without metadata.phone_number_id")
     if number_id != phone_number_id:
@@ -277,13 +277,13 @@ def _change(
             problem.code,
             problem.details or problem.message,
         )
-    assert isinstance(metadata, Mapping)
+    assert isinstance(metadata, dict)
     display = _str(metadata, "display_phone_number")
     business = Address(channel=channel, value=number_id)
     contacts: Sequence[Any] = _list(value, "contacts")
     messages = []
     for message in _list(value, "messages"):
-        if not isinstance(message, Mapping):
+        if not isinstance(message, dict):
             raise WebhookParseError("a WhatsApp message that is not an object")
         if display is not None and message.get("from") == display:
             logger.debug("ignoring an echo of our own message %s", message.get("id"))
@@ -295,7 +295,7 @@ def _change(
         )
     statuses = []
     for status in _list(value, "statuses"):
-        if not isinstance(status, Mapping):
+        if not isinstance(status, dict):
             raise WebhookParseError("a WhatsApp status that is not an object")
         update = status_update(status, channel=channel)
         if update is not None:
@@ -321,10 +321,10 @@ def parse(
     messages: list[Envelope] = []
     statuses: list[StatusUpdate] = []
     for entry in entries:
-        if not isinstance(entry, Mapping):
+        if not isinstance(entry, dict):
             raise WebhookParseError("a WhatsApp notification entry that is not an object")
         for change in _list(entry, "changes"):
-            if not isinstance(change, Mapping):
+            if not isinstance(change, dict):
                 raise WebhookParseError("a WhatsApp change that is not an object")
             found, updates = _change(
                 change, channel=channel, phone_number_id=phone_number_id, api_root=api_root
