@@ -492,6 +492,13 @@ async def statuses_through_router(*keys: str) -> tuple[Router, list[StatusUpdate
     return router, seen
 
 
+async def test_a_router_that_never_sent_the_message_still_maps_its_statuses() -> None:
+    # Another process sent it, or this one restarted: the callback data names the envelope.
+    router, seen = await statuses_through_router("delivered")
+    assert [update.envelope_id for update in seen] == ["01JC0000000000000000000001"]
+    assert router.status_of("01JC0000000000000000000001") is DeliveryStatus.DELIVERED
+
+
 async def test_read_without_a_prior_delivered_counts_as_delivered() -> None:
     router, seen = await statuses_through_router("sent", "read")
     status = router.status_of("01JC0000000000000000000001")

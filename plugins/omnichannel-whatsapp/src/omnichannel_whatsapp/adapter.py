@@ -151,7 +151,7 @@ class MetaWhatsappAdapter(BaseAdapter[MetaWhatsappSettings]):
 
     # -- sending -------------------------------------------------------------------------------
 
-    def _sender_id(self, envelope: Envelope) -> str:
+    def _check_business_address(self, envelope: Envelope) -> None:
         own = envelope.sender or envelope.business_address
         if own is not None and own.value != self.settings.phone_number_id:
             raise UnsupportedFeature(
@@ -159,7 +159,6 @@ class MetaWhatsappAdapter(BaseAdapter[MetaWhatsappSettings]):
                 f"{own.value!r}; configure another channel for that number",
                 envelope_id=envelope.id,
             )
-        return self.settings.phone_number_id
 
     def message_request(
         self, envelope: Envelope, uploaded: Mapping[Media, str] | None = None
@@ -169,7 +168,7 @@ class MetaWhatsappAdapter(BaseAdapter[MetaWhatsappSettings]):
         Not idempotent: Meta's messages endpoint takes no idempotency key, so an answer lost
         after the request was written is an unknown outcome, never resent.
         """
-        self._sender_id(envelope)
+        self._check_business_address(envelope)
         body = _json_body(payloads.message_body(envelope, uploaded=uploaded))
         return ProviderRequest(
             method="POST", url=self.messages_url, headers=self.json_headers, body=body

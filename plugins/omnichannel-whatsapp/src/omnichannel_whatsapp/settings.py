@@ -37,6 +37,10 @@ def _base_url(value: str) -> str:
     return text.rstrip("/")
 
 
+def _stripped(value: str) -> str:
+    return str(value).strip()
+
+
 def _api_version(value: str) -> str:
     text = str(value).strip()
     match = _VERSION.fullmatch(text)
@@ -58,9 +62,10 @@ class MetaWhatsappSettings:
         "a bearer token (temporary tokens from the App Dashboard expire after about 24 hours)."
     )
     phone_number_id: str = setting(
+        converter=_stripped,
         help="The phone-number id of the business number (WhatsApp Manager, API Setup), not "
         "the phone number itself. Sends go out from it; webhooks for other numbers are "
-        "acknowledged and ignored."
+        "acknowledged and ignored.",
     )
     app_secret: Secret = secret(
         help="The Meta app's App Secret (App Dashboard, Settings, Basic): it verifies "
@@ -82,7 +87,7 @@ class MetaWhatsappSettings:
     )
 
     def __attrs_post_init__(self) -> None:
-        number_id = self.phone_number_id.strip()
+        number_id = self.phone_number_id
         if not _PHONE_NUMBER_ID.fullmatch(number_id):
             hint = (
                 "; that looks like a phone number: use the phone-number id shown beside it in "
@@ -94,7 +99,6 @@ class MetaWhatsappSettings:
                 f"phone_number_id {number_id!r} is not a phone-number id: expected the digits "
                 f"of the id Meta assigned to the number{hint}"
             )
-        object.__setattr__(self, "phone_number_id", number_id)
         for name in ("access_token", "app_secret", "verify_token"):
             if not getattr(self, name):
                 raise ConfigurationError(f"{name} is empty; copy it from the Meta App Dashboard")
