@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+from pathlib import Path
 
 import pytest
 from omnichannel_whatsapp.media import (
@@ -97,6 +99,15 @@ def test_a_media_lookup_is_an_idempotent_read_checked_against_our_number() -> No
     assert request.idempotent
     with pytest.raises(ValueError, match="not a media id"):
         info_request(API_ROOT, "../me", AUTH, phone_number_id="1")
+
+
+def test_metas_sample_lookup_answer_is_read_whole() -> None:
+    path = Path(__file__).parent / "payloads" / "media_url_response.json"
+    data = json.loads(path.read_text(encoding="utf-8"))["body"]
+    info = media_info(data)
+    assert info.url.startswith("https://lookaside.fbsbx.com/whatsapp_business/attachments/")
+    assert (info.id, info.mime_type, info.file_size) == ("1037543291543636", "image/jpeg", 303833)
+    assert info.sha256 == data["sha256"]
 
 
 def test_the_lookup_answer_gives_where_to_fetch_and_what_to_expect() -> None:
