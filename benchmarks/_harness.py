@@ -26,13 +26,15 @@ async def gather_rate(count: int, concurrency: int, one: Callable[[], Awaitable[
 
 
 @contextlib.contextmanager
-def local_server() -> Iterator[str]:
-    """Start ``_server.py`` on a free loopback port; yield its base URL."""
+def local_server(status: int = 201, body: bytes | None = None) -> Iterator[str]:
+    """Start ``_server.py`` on a free loopback port; yield its base URL. It answers every POST
+    with ``status`` and ``body`` (by default 201 and a small message resource)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    answer = [str(status), body.decode()] if body is not None else []
     server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("_server.py")), str(port)]
+        [sys.executable, str(Path(__file__).with_name("_server.py")), str(port), *answer]
     )
     try:
         deadline = time.monotonic() + 15

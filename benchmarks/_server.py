@@ -1,5 +1,6 @@
 """A minimal provider stand-in for the benchmarks: answers every POST with 201 and a small JSON
-body, like a messaging API. Run as ``python benchmarks/_server.py PORT``."""
+body, like a messaging API. Run as ``python benchmarks/_server.py PORT [STATUS BODY]`` (a
+provider that answers otherwise, such as Meta's 200 with a ``messages`` list)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import uvicorn
 
 BODY = b'{"sid":"SM00000000000000000000000000000000","status":"queued"}'
+STATUS = 201
 
 
 async def app(
@@ -26,7 +28,7 @@ async def app(
     await send(
         {
             "type": "http.response.start",
-            "status": 201,
+            "status": STATUS,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(BODY)).encode()),
@@ -37,6 +39,8 @@ async def app(
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 3:
+        STATUS, BODY = int(sys.argv[2]), sys.argv[3].encode()
     uvicorn.run(
         app,
         host="127.0.0.1",
