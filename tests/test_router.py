@@ -720,3 +720,18 @@ def test_a_chain_waiting_for_a_status_the_channel_never_reports_is_a_configurati
         _router(whatsapp, sms, chains={"urgent": {"steps": [{"channel": "voice"}]}})
     ok = [steps[0], {"channel": "sms", "until": "delivered", "within": "10m"}, {"channel": "sms"}]
     assert _router(whatsapp, sms, chains={"urgent": {"steps": ok}}).policy.chains["urgent"]
+
+
+async def test_a_provider_scoped_id_is_a_recipient_of_its_channel_only() -> None:
+    scoped = attrs.evolve(WINDOWED, scoped_ids=r"[A-Z]{2}\.[0-9]+")
+    whatsapp = FakeAdapter(channel="whatsapp", capabilities=scoped)
+    sms = FakeAdapter(channel="sms", capabilities=PHONE)
+    router = _router(whatsapp, sms, failover={"whatsapp": ["sms"]})
+    router.record_inbound(make_inbound(channel="whatsapp", sender="US.13491208655302741918"))
+    await router.send(make_envelope(channel="whatsapp", to="US.13491208655302741918"))
+    assert whatsapp.sent[0].recipient.value == "US.13491208655302741918"
+    with pytest.raises(InvalidAddress, match="provider-scoped id of whatsapp cannot be used"):
+        await router.send(make_envelope(channel="whatsapp", to="US.1349"), channel="sms")
+    with pytest.raises(InvalidAddress, match="not a valid phone number"):
+        await router.send(make_envelope(channel="whatsapp", to="+1555"))
+    assert sms.sent == []

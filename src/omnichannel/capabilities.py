@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -17,7 +18,8 @@ from typing import Any
 import attrs
 
 from omnichannel.content import Interactive, Template, TextFormat
-from omnichannel.envelope import AddressKind, Visibility
+from omnichannel.envelope import Address, AddressKind, Visibility
+from omnichannel.errors import InvalidAddress
 from omnichannel.events import DeliveryStatus
 
 __all__ = [
@@ -243,6 +245,10 @@ class Capabilities:
 
     address_kind: AddressKind = attrs.field(converter=AddressKind)
     """What an address is on this channel; recipients are normalised to it before sending."""
+    scoped_ids: str | None = None
+    """A regular expression of provider-scoped user ids the channel also takes as recipients,
+    kept as given (a user known by an id instead of a phone number). Such an id belongs to
+    this channel: it never moves to another one."""
     max_text_length: int | None = None
     """The longest text one provider message carries, in characters; None for no limit."""
     sms_segments: bool = False
@@ -290,6 +296,20 @@ class Capabilities:
     """The largest webhook body, in bytes, the webhook app reads for this channel; a bigger
     one is refused with 413 before it is read, so unsigned junk stays cheap to turn away."""
 
+    def recipient(self, address: Address) -> Address:
+        """``address`` in this channel's canonical form, or :class:`InvalidAddress`: the
+        declared address kind, else a provider-scoped id matching :attr:`scoped_ids`."""
+        try:
+            return address.normalized(self.address_kind)
+        except InvalidAddress:
+            if self.is_scoped_id(address.value):
+                return address
+            raise
+
+    def is_scoped_id(self, value: str) -> bool:
+        """Whether ``value`` is one of the channel's provider-scoped user ids."""
+        return self.scoped_ids is not None and re.fullmatch(self.scoped_ids, value) is not None
+
     def for_visibility(self, visibility: Visibility) -> Capabilities:
         """The shape that carries an envelope of ``visibility``: the public one for PUBLIC
         envelopes when the channel declares it, else this one."""
@@ -320,6 +340,11 @@ class Capabilities:
             found.append("statuses must name at least one status the channel reports")
         if not self.inbound:
             found.append("inbound must name at least one inbound mode")
+        if self.scoped_ids is not None:
+            try:
+                re.compile(self.scoped_ids)
+            except re.error as exc:
+                found.append(f"scoped_ids is not a regular expression: {exc}")
         if self.webhook_body_limit <= 0:
             found.append("webhook_body_limit must be a positive number of bytes")
         call_statuses = {
@@ -350,6 +375,7 @@ class Capabilities:
         """A JSON-ready dict, as ``omni channels --json`` prints it."""
         return {
             "address_kind": self.address_kind.value,
+            "scoped_ids": self.scoped_ids,
             "max_text_length": self.max_text_length,
             "sms_segments": self.sms_segments,
             "split_long_text": self.split_long_text,

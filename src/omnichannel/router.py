@@ -70,6 +70,15 @@ HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 AUTO_CHANNEL = "auto"
 
 
+def _duration_text(length: timedelta) -> str:
+    seconds = int(length.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}-hour"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}-minute"
+    return f"{seconds}-second"
+
+
 @attrs.frozen(kw_only=True)
 class Preview:
     """What a send would do, from :meth:`Router.preview`: nothing was sent."""
@@ -335,7 +344,7 @@ class Router:
     @staticmethod
     def _reaches(envelope: Envelope, capabilities: Capabilities) -> bool:
         try:
-            envelope.recipient.normalized(capabilities.address_kind)
+            capabilities.recipient(envelope.recipient)
         except InvalidAddress:
             return False
         return True
@@ -348,6 +357,14 @@ class Router:
         target = self.adapter(channel).capabilities
         source = self._adapters.get(envelope.channel)
         kind = target.address_kind
+        if source is not None and source.capabilities.is_scoped_id(envelope.recipient.value):
+            raise InvalidAddress(
+                envelope.recipient.value,
+                kind.value,
+                f"a provider-scoped id of {envelope.channel} cannot be used on {channel}; "
+                f"address the {channel} envelope explicitly",
+                channel=channel,
+            )
         if source is not None and source.capabilities.address_kind is not kind:
             raise InvalidAddress(
                 envelope.recipient.value,
@@ -386,7 +403,7 @@ class Router:
                 channel=envelope.channel,
                 envelope_id=envelope.id,
             )
-        recipient = envelope.recipient.normalized(capabilities.address_kind)
+        recipient = capabilities.recipient(envelope.recipient)
         if recipient is not envelope.recipient:
             envelope = attrs.evolve(envelope, recipient=recipient)
         outbound = self.host.outbound(
@@ -601,14 +618,15 @@ class Router:
             return envelope, None
         since = f"since {last.isoformat()}" if last else "ever"
         template = self.policy.window_templates.get(envelope.channel)
+        length = _duration_text(window)
         if template is not None:
             note = (
-                f"The customer has not written {since}, outside the {window} session window, "
+                f"The customer has not written {since}, outside the {length} session window, "
                 f"so template {template.name!r} was sent instead of the free text."
             )
             return self._as_window_template(envelope, template), note
         raise PolicyViolation(
-            f"outside the {window} session window: the customer has not written {since}; "
+            f"outside the {length} session window: the customer has not written {since}; "
             "send a template (Content(template=...)), configure routing.window_templates, or "
             "use another channel",
             reason=FailureReason.OUTSIDE_WINDOW,

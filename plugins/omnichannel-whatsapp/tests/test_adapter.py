@@ -48,7 +48,7 @@ from omnichannel.plugin import (
     Sender,
     build_settings,
 )
-from omnichannel.testing import FakeAdapter
+from omnichannel.testing import FakeAdapter, make_inbound
 
 pytestmark = pytest.mark.anyio
 
@@ -271,11 +271,17 @@ async def test_a_menu_over_metas_limits_goes_as_numbered_text_and_says_so() -> N
 
 
 async def test_a_business_scoped_user_id_is_addressed_by_recipient() -> None:
-    # The router normalises whatsapp addresses as phone numbers, so a BSUID is sent with the
-    # adapter itself (see the README's Limitations).
     harness = Harness()
     route = harness.messages(answer("send_response_bsuid.json"))
-    receipt = await harness.adapter.send(whatsapp("Hi Jo", to="US.13491208655302741918"))
+    harness.router.record_inbound(
+        make_inbound(
+            channel="whatsapp",
+            sender="US.13491208655302741918",
+            business=PHONE_NUMBER_ID,
+            created_at=harness.now,
+        )
+    )
+    receipt = await harness.router.send(whatsapp("Hi Jo", to="US.13491208655302741918"))
     body = sent_json(route)
     assert body["recipient"] == "US.13491208655302741918"
     assert "to" not in body

@@ -60,6 +60,8 @@ SIMULATED_DISPLAY_NUMBER: Final = "15550783881"
 
 CAPABILITIES: Final = Capabilities(
     address_kind=AddressKind.PHONE,
+    # Users without a visible number are addressed by their business-scoped user id (v25).
+    scoped_ids=payloads.BSUID_PATTERN,
     max_text_length=4096,
     split_long_text=True,
     formats={TextFormat.PLAIN},

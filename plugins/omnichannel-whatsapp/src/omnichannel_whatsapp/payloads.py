@@ -64,7 +64,9 @@ OWN_FIELDS: Final = frozenset(
 
 # A BSUID is an ISO 3166 country code, a period and up to 128 alphanumerics; a parent BSUID
 # has ENT between them (Meta's "Business-scoped user IDs" page; providers.md 10).
-_BSUID: Final = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
+BSUID_PATTERN: Final = r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}"
+"""A business-scoped user id, as the capabilities declare it (``scoped_ids``)."""
+_BSUID: Final = re.compile(BSUID_PATTERN)
 _E164: Final = re.compile(r"\+[1-9]\d{6,14}")
 _URL: Final = re.compile(r"https?://", re.IGNORECASE)
 
