@@ -1,165 +1,263 @@
-"""The pure X mapping, as tables against the samples in ``payloads/``."""
+"""The pure X mapping: requests built from envelopes, and the answers read back, as tables
+against the samples in ``payloads/``."""
 
 from __future__ import annotations
 
+import base64
 import json
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from omnichannel_x import payloads
+
 from omnichannel import (
+    Content,
     ContentRejected,
     DeliveryStatus,
     Envelope,
-    FailureReason,
+    InvalidAddress,
     InvalidRecipient,
+    Media,
     ProviderError,
-    RateLimited,
-    SendError,
     UnsupportedFeature,
     Visibility,
 )
-from omnichannel.testing import make_envelope, make_response
+from omnichannel.testing import make_envelope
 
-from omnichannel_x import payloads
-
-PAYLOADS = Path(__file__).parent / "payloads"
-
-
-def sample(name: str) -> Any:
-    return json.loads((PAYLOADS / name).read_text(encoding="utf-8"))
+API = "https://api.x.com"
+HEADERS = {"Authorization": "Bearer token"}
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+NOW = datetime(2026, 11, 3, 18, 20, tzinfo=UTC)
 
 
-def envelope(text: str = "Hello", **changes: Any) -> Envelope:
-    return make_envelope(channel="twitter", to="customer-1", text=text, **changes)
+def dm(to: str = "2244994945", text: str | Content = "Hello", **changes: Any) -> Envelope:
+    return make_envelope(channel="twitter", to=to, text=text, **changes)
 
 
-def test_send_body_matches_the_documented_request() -> None:
-    expected = sample("send_request.json")
-    message = envelope(expected["text"], id=expected["reference"])
-    assert payloads.send_body(message) == expected
+def reply(in_reply_to: str | None = "1460323737035677698", **changes: Any) -> Envelope:
+    return dm(visibility=Visibility.PUBLIC, in_reply_to=in_reply_to, **changes)
 
 
-def test_send_body_names_the_sender_when_one_is_configured() -> None:
-    assert payloads.send_body(envelope(), sender="support")["from"] == "support"
+def body_of(request: Any) -> Any:
+    return json.loads(request.body)
 
 
-def test_provider_options_pass_through_as_extra_fields() -> None:
-    message = envelope(provider_options={"twitter.x": {"priority": "high"}})
-    assert payloads.send_body(message)["priority"] == "high"
+def test_a_dm_goes_to_the_recipients_one_to_one_conversation_as_json() -> None:
+    request = payloads.dm_request(API, dm(text="Hi Alice"), HEADERS)
+    assert request.method == "POST"
+    assert request.url == f"{API}/2/dm_conversations/with/2244994945/messages"
+    assert request.header("Content-Type") == "application/json"
+    assert request.header("Authorization") == "Bearer token"
+    assert body_of(request) == {"text": "Hi Alice"}
+    assert not request.idempotent
 
 
-def test_provider_options_of_other_adapters_are_ignored() -> None:
-    message = envelope(provider_options={"other.adapter": {"priority": "high"}})
-    assert "priority" not in payloads.send_body(message)
-
-
-def test_provider_options_cannot_override_what_the_adapter_sets() -> None:
-    message = envelope(provider_options={"twitter.x": {"to": "someone-else"}})
-    with pytest.raises(UnsupportedFeature, match="cannot set to"):
-        payloads.send_body(message)
-
-
-def test_a_public_message_is_unsupported() -> None:
-    with pytest.raises(UnsupportedFeature, match="no public posts"):
-        payloads.send_body(envelope(visibility=Visibility.PUBLIC))
+def test_a_reply_to_a_dm_goes_into_its_conversation() -> None:
+    request = payloads.dm_request(API, dm(thread="1234567890-2244994945"), HEADERS)
+    assert request.url == f"{API}/2/dm_conversations/1234567890-2244994945/messages"
 
 
 @pytest.mark.parametrize(
-    ("name", "status"),
+    "thread",
     [
-        ("queued", DeliveryStatus.QUEUED),
-        ("accepted", DeliveryStatus.ACCEPTED),
-        ("sent", DeliveryStatus.SENT),
-        ("delivered", DeliveryStatus.DELIVERED),
-        ("failed", DeliveryStatus.FAILED),
-        ("undelivered", DeliveryStatus.UNDELIVERED),
+        "1460323737035677698",  # a public conversation id looks like a group DM's: never used
+        "1234567890-1402351869",  # a conversation without the recipient
+        "not-a-conversation",
     ],
 )
-def test_provider_statuses_map_to_delivery_statuses(name: str, status: DeliveryStatus) -> None:
-    assert payloads.STATUSES[name] is status
+def test_a_thread_that_is_not_the_recipients_conversation_is_not_used(thread: str) -> None:
+    request = payloads.dm_request(API, dm(thread=thread), HEADERS)
+    assert request.url == f"{API}/2/dm_conversations/with/2244994945/messages"
 
 
-def test_sent_message_reads_the_id_and_status_of_the_documented_answer() -> None:
-    sent = payloads.sent_message(sample("send_response_201.json"))
-    assert sent.provider_id == "msg-000042"
-    assert sent.status is DeliveryStatus.ACCEPTED
+def test_an_uploaded_image_is_attached_by_media_id() -> None:
+    request = payloads.dm_request(API, dm(text="see"), HEADERS, ["1880028106020515840"])
+    assert body_of(request) == {"text": "see", "attachments": [{"media_id": "1880028106020515840"}]}
 
 
-@pytest.mark.parametrize("answer", [{}, {"id": ""}, {"id": 42}, [], "ok"])
-def test_an_answer_without_a_message_id_is_a_provider_error(answer: object) -> None:
-    with pytest.raises(ProviderError, match="without a message id"):
-        payloads.sent_message(answer)
+IMAGE_ONLY = Content(media=[Media(data=PNG, content_type="image/png")])
+
+
+def test_an_image_alone_makes_a_dm_without_text() -> None:
+    request = payloads.dm_request(API, dm(text=IMAGE_ONLY), HEADERS, ["1880028106020515840"])
+    assert body_of(request) == {"attachments": [{"media_id": "1880028106020515840"}]}
 
 
 @pytest.mark.parametrize(
-    ("status_code", "body", "error", "reason", "retryable"),
+    ("envelope", "media_ids", "match"),
     [
-        (
-            400,
-            sample("error_400_invalid_recipient.json"),
-            InvalidRecipient,
-            FailureReason.INVALID_RECIPIENT,
-            False,
-        ),
-        (
-            429,
-            sample("error_429_rate_limited.json"),
-            RateLimited,
-            FailureReason.RATE_LIMITED,
-            True,
-        ),
-        (403, {"error": {"code": "opted_out"}}, InvalidRecipient, FailureReason.OPTED_OUT, False),
-        (401, {"error": {"code": "unauthorized"}}, ProviderError, FailureReason.AUTH, False),
-        (
-            422,
-            {"error": {"code": "content_rejected"}},
-            ContentRejected,
-            FailureReason.CONTENT_REJECTED,
-            False,
-        ),
-        (
-            503,
-            {"error": {"code": "unavailable"}},
-            ProviderError,
-            FailureReason.PROVIDER_ERROR,
-            True,
-        ),
+        (dm(text=IMAGE_ONLY), [], "needs text or an attachment"),
+        (dm(), ["1", "2"], "one attachment at most"),
+        (dm(provider_options={"twitter.x": {"x": 1}}), [], "provider_options"),
     ],
 )
-def test_error_codes_map_to_typed_errors(
-    status_code: int,
-    body: object,
-    error: type[SendError],
-    reason: FailureReason,
-    retryable: bool,
+def test_what_a_dm_cannot_carry_is_refused_before_any_request(
+    envelope: Envelope, media_ids: list[str], match: str
 ) -> None:
-    mapped = payloads.error_for_response(make_response(status_code, json_body=body))
-    assert type(mapped) is error
-    assert mapped.reason is reason
-    assert mapped.retryable is retryable
-    assert mapped.status_code == status_code
+    with pytest.raises(UnsupportedFeature, match=match):
+        payloads.dm_request(API, envelope, HEADERS, media_ids)
 
 
-def test_a_rate_limit_reads_retry_after() -> None:
-    response = make_response(
-        429, headers={"Retry-After": "7"}, json_body=sample("error_429_rate_limited.json")
+@pytest.mark.parametrize("to", ["@alice", "alice", "12ab", "1" * 20, " "])
+def test_an_address_that_is_not_a_user_id_is_refused(to: str) -> None:
+    with pytest.raises(InvalidAddress):
+        payloads.user_id_of(to)
+
+
+def test_refusing_a_handle_says_how_to_look_it_up() -> None:
+    with pytest.raises(InvalidAddress, match=r"user_id_for\('alice'\)"):
+        payloads.dm_request(API, dm(to="@alice"), HEADERS)
+
+
+def test_a_public_reply_posts_with_the_post_it_answers() -> None:
+    request = payloads.post_request(API, reply(text="We're on it"), HEADERS)
+    assert request.url == f"{API}/2/tweets"
+    assert body_of(request) == {
+        "text": "We're on it",
+        "reply": {"in_reply_to_tweet_id": "1460323737035677698"},
+    }
+
+
+def test_a_public_reply_carries_uploaded_images() -> None:
+    request = payloads.post_request(API, reply(), HEADERS, ["11", "12"])
+    assert body_of(request)["media"] == {"media_ids": ["11", "12"]}
+
+
+def test_provider_options_add_fields_of_the_create_post_body() -> None:
+    envelope = reply(provider_options={"twitter.x": {"reply_settings": "mentionedUsers"}})
+    assert body_of(payloads.post_request(API, envelope, HEADERS))["reply_settings"] == (
+        "mentionedUsers"
     )
-    mapped = payloads.error_for_response(response)
-    assert isinstance(mapped, RateLimited)
-    assert mapped.retry_after == 7
-    assert mapped.provider_code == "rate_limited"
-    assert mapped.provider_message == "too many requests"
 
 
-def test_a_429_without_an_error_body_is_still_a_rate_limit() -> None:
-    mapped = payloads.error_for_response(make_response(429, text="slow down"))
-    assert isinstance(mapped, RateLimited)
+@pytest.mark.parametrize("field", ["text", "reply", "media"])
+def test_provider_options_cannot_override_what_the_adapter_sets(field: str) -> None:
+    envelope = reply(provider_options={"twitter.x": {field: "x"}})
+    with pytest.raises(UnsupportedFeature, match=f"cannot set {field}"):
+        payloads.post_request(API, envelope, HEADERS)
 
 
-def test_an_unknown_error_code_falls_back_to_the_http_status_and_keeps_the_code() -> None:
-    response = make_response(502, json_body={"error": {"code": "mystery", "message": "upstream"}})
-    mapped = payloads.error_for_response(response)
-    assert type(mapped) is ProviderError
-    assert mapped.retryable
-    assert (mapped.provider_code, mapped.provider_message) == ("mystery", "upstream")
+@pytest.mark.parametrize("in_reply_to", [None, "abc"])
+def test_a_public_message_that_answers_no_post_is_refused(in_reply_to: str | None) -> None:
+    with pytest.raises(UnsupportedFeature, match="set in_reply_to"):
+        payloads.send_request(API, reply(in_reply_to=in_reply_to), HEADERS)
+
+
+def test_send_request_chooses_a_post_for_public_and_a_dm_for_private() -> None:
+    assert payloads.send_request(API, reply(), HEADERS).url.endswith("/2/tweets")
+    assert "/dm_conversations/" in payloads.send_request(API, dm(), HEADERS).url
+
+
+def test_check_sendable_refuses_before_anything_is_uploaded() -> None:
+    payloads.check_sendable(dm(), media_count=1)
+    with pytest.raises(InvalidAddress):
+        payloads.check_sendable(dm(to="@alice"), media_count=1)
+    with pytest.raises(UnsupportedFeature):
+        payloads.check_sendable(dm(), media_count=2)
+
+
+def test_images_upload_as_dm_or_post_images_by_visibility() -> None:
+    image = Media(data=PNG, content_type="image/png", filename="box.png")
+    assert payloads.media_category(image, Visibility.PRIVATE) == "dm_image"
+    assert payloads.media_category(image, Visibility.PUBLIC) == "tweet_image"
+
+
+@pytest.mark.parametrize(
+    ("media", "error"),
+    [
+        (Media(data=b"GIF89a", content_type="image/gif"), UnsupportedFeature),
+        (Media(url="https://example.com/a.png", content_type="image/png"), UnsupportedFeature),
+        (
+            Media(data=b"x", content_type="image/jpeg", size=payloads.MAX_IMAGE_BYTES + 1),
+            ContentRejected,
+        ),
+    ],
+)
+def test_media_the_one_shot_upload_cannot_take_are_refused(
+    media: Media, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        payloads.media_category(media, Visibility.PRIVATE)
+
+
+def test_the_upload_sends_the_image_base64_in_json_and_may_be_retried() -> None:
+    image = Media(data=PNG, content_type="image/png")
+    request = payloads.upload_request(API, image, "dm_image", HEADERS)
+    assert request.url == f"{API}/2/media/upload"
+    assert body_of(request) == {
+        "media": base64.b64encode(PNG).decode("ascii"),
+        "media_category": "dm_image",
+    }
+    assert request.idempotent
+
+
+def test_a_username_lookup_is_an_idempotent_get() -> None:
+    request = payloads.user_lookup_request(API, "@Alice_1", HEADERS)
+    assert (request.method, request.url) == ("GET", f"{API}/2/users/by/username/Alice_1")
+    assert request.idempotent
+    with pytest.raises(InvalidAddress):
+        payloads.user_lookup_request(API, "not a handle!", HEADERS)
+
+
+def test_reads_encode_their_query_as_oauth_signs_it() -> None:
+    request = payloads.api_request(
+        "GET", API, "/2/tweets/search/recent", HEADERS, [("query", "acme -from:acme"), ("a", "b,c")]
+    )
+    assert request.url == f"{API}/2/tweets/search/recent?query=acme%20-from%3Aacme&a=b%2Cc"
+
+
+def test_a_dm_answer_gives_the_dm_event_id(sample: Any) -> None:
+    sent = payloads.sent_message(sample("dm_created_201.json")["body"], Visibility.PRIVATE)
+    assert sent.provider_id == "1582838499983564806"
+    assert sent.status is DeliveryStatus.ACCEPTED
+    assert sent.raw == sample("dm_created_201.json")["body"]
+
+
+def test_a_post_answer_gives_the_post_id(sample: Any) -> None:
+    sent = payloads.sent_message(sample("post_created_201.json")["body"], Visibility.PUBLIC)
+    assert sent.provider_id == "1793718046223298560"
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"data": {}}, {"data": {"dm_event_id": 15}}, {"data": {"id": "x"}}, [], None]
+)
+def test_an_answer_without_the_id_is_not_safe_to_resend(body: object) -> None:
+    with pytest.raises(ProviderError, match="may have been created") as caught:
+        payloads.sent_message(body, Visibility.PRIVATE)
+    assert not caught.value.retryable
+
+
+def test_the_uploaded_media_id_is_read(sample: Any) -> None:
+    assert payloads.uploaded_media_id(sample("media_uploaded_200.json")["body"]) == (
+        "1880028106020515840"
+    )
+    with pytest.raises(ProviderError):
+        payloads.uploaded_media_id({"errors": []})
+
+
+def test_a_found_username_gives_its_id(sample: Any) -> None:
+    body = sample("user_by_username.json")["body"]
+    assert payloads.looked_up_user_id(body, "alice") == "2244994945"
+
+
+def test_an_unknown_username_answered_200_with_errors_is_an_invalid_recipient(
+    sample: Any,
+) -> None:
+    with pytest.raises(InvalidRecipient, match="nobody_here_42") as caught:
+        payloads.looked_up_user_id(sample("user_not_found.json")["body"], "nobody_here_42")
+    assert caught.value.provider_code == "resource-not-found"
+
+
+def test_made_up_ids_are_x_shaped_and_grow_with_time() -> None:
+    first = payloads.new_id(NOW, 1)
+    later = payloads.new_id(NOW + timedelta(milliseconds=1), 0)
+    same_moment = payloads.new_id(NOW, 2)
+    assert payloads.is_id(first)
+    assert len(first) == 19
+    assert int(first) < int(same_moment) < int(later)
+
+
+def test_only_bytes_media_are_uploaded() -> None:
+    items = [Media(url="https://example.com/a.png"), Media(data=PNG, content_type="image/png")]
+    assert payloads.media_items(items) == [items[1]]

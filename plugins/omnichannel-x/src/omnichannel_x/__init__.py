@@ -1,8 +1,8 @@
-"""The twitter channel through X, as an omnichannel plugin.
+"""The X (Twitter) channel, as an omnichannel plugin: DMs, public replies and reply chains,
+mentions and brand-monitoring searches, through the X API v2.
 
-Installing the distribution is all it takes: omnichannel finds the adapter,
-``twitter.x``, through the ``omnichannel`` entry point (``omni channels``
-lists it).
+Installing the distribution is all it takes: omnichannel finds the adapter, ``twitter.x``,
+through the ``omnichannel`` entry point (``omni channels`` lists it).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from omnichannel import hookimpl
-
 from omnichannel_x.adapter import XTwitterAdapter
 from omnichannel_x.simulator import XTwitterSimulator
 
