@@ -128,6 +128,8 @@ class XTwitterAdapter(BaseAdapter[XTwitterSettings]):
         super().__init__(settings, context)
         self.nonce: Callable[[], str] = _new_nonce
         """Where OAuth 1.0a nonces come from (tests make it predictable)."""
+        self.send_headers = payloads.json_headers(self.auth_headers)
+        """The auth headers with the JSON content type, built once for every send."""
         self.streams = _streams(settings)
         self._due: dict[str, datetime] = {}
         self._handles: OrderedDict[str, str] = OrderedDict()
@@ -172,15 +174,17 @@ class XTwitterAdapter(BaseAdapter[XTwitterSettings]):
         uploaded first, by :meth:`deliver`)."""
         if payloads.media_items(envelope.content.media):
             raise ProviderError("media given as bytes are uploaded by deliver(), not here")
-        return payloads.send_request(self.settings.base_url, envelope, self.auth_headers)
+        return payloads.send_request(self.settings.base_url, envelope, self.send_headers)
 
     async def deliver(self, envelope: Envelope) -> SentMessage:
         """Upload the images (if any), then send the DM or the reply."""
         uploads = payloads.media_items(envelope.content.media)
-        payloads.check_sendable(envelope, media_count=len(uploads))
-        media_ids = [await self.upload_media(item, envelope.visibility) for item in uploads]
+        media_ids: list[str] = []
+        if uploads:
+            payloads.check_sendable(envelope, media_count=len(uploads))
+            media_ids = [await self.upload_media(item, envelope.visibility) for item in uploads]
         request = payloads.send_request(
-            self.settings.base_url, envelope, self.auth_headers, media_ids
+            self.settings.base_url, envelope, self.send_headers, media_ids
         )
         public = envelope.visibility is Visibility.PUBLIC
         response = await self._call(request, Action.POST if public else Action.DM)
@@ -202,7 +206,7 @@ class XTwitterAdapter(BaseAdapter[XTwitterSettings]):
         """Upload an image for a DM (``dm_image``) or a post (``tweet_image``); its media id."""
         category = payloads.media_category(media, visibility)
         request = payloads.upload_request(
-            self.settings.base_url, media, category, self.auth_headers
+            self.settings.base_url, media, category, self.send_headers
         )
         response = await self._call(request, Action.UPLOAD)
         return payloads.uploaded_media_id(response.json())

@@ -19,13 +19,12 @@ Wire facts (providers.md sections 5 and 10, X's OpenAPI 2.167):
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, TypeGuard
 from urllib.parse import quote
-
-import attrs
 
 from omnichannel import (
     ContentRejected,
@@ -40,6 +39,7 @@ from omnichannel import (
 )
 from omnichannel.plugin import (
     ProviderRequest,
+    SecretHeaders,
     SentMessage,
 )
 from omnichannel_x.oauth1 import percent_encode
@@ -55,6 +55,7 @@ __all__ = [
     "check_sendable",
     "dm_request",
     "is_id",
+    "json_headers",
     "looked_up_user_id",
     "media_category",
     "media_items",
@@ -74,6 +75,7 @@ CHANNEL: Final = "twitter"
 IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp"})
 """What the one-shot upload takes: still images (GIFs and videos need the chunked upload)."""
 MAX_IMAGE_BYTES: Final = 5 * 1024 * 1024
+_JSON: Final = "application/json"
 OWN_POST_FIELDS: Final = frozenset({"text", "reply", "media"})
 """Fields of ``POST /2/tweets`` the adapter sets from the envelope; options may not set them."""
 
@@ -127,6 +129,24 @@ def api_request(
     return ProviderRequest(method=method, url=url, headers=headers, idempotent=True)
 
 
+def json_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """``headers`` with the JSON content type, built once per adapter for every send."""
+    if isinstance(headers, SecretHeaders):
+        return headers.merged({"Content-Type": _JSON})
+    return {**headers, "Content-Type": _JSON}
+
+
+def _json_request(
+    url: str, data: object, headers: Mapping[str, str], *, idempotent: bool = False
+) -> ProviderRequest:
+    if headers.get("Content-Type") != _JSON:
+        return ProviderRequest.json("POST", url, data, headers=headers, idempotent=idempotent)
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return ProviderRequest(
+        method="POST", url=url, headers=headers, body=body, idempotent=idempotent
+    )
+
+
 def dm_request(
     base_url: str,
     envelope: Envelope,
@@ -140,7 +160,7 @@ def dm_request(
     conversation id looks like a group DM's, and a DM must never go where it was not meant.
     """
     recipient = user_id_of(envelope.recipient.value)
-    if envelope.options_for(ADAPTER_NAME):
+    if envelope.provider_options and envelope.options_for(ADAPTER_NAME):
         raise UnsupportedFeature(
             "a DM carries only text and one attachment, so provider_options cannot add to it",
             envelope_id=envelope.id,
@@ -159,7 +179,7 @@ def dm_request(
         path = f"/2/dm_conversations/{thread.group(0)}/messages"
     else:
         path = f"/2/dm_conversations/with/{recipient}/messages"
-    return ProviderRequest.json("POST", f"{base_url}{path}", body, headers=headers)
+    return _json_request(f"{base_url}{path}", body, headers)
 
 
 def post_request(
@@ -180,7 +200,7 @@ def post_request(
             "to an inbound mention does), or send it privately as a DM",
             envelope_id=envelope.id,
         )
-    options = dict(envelope.options_for(ADAPTER_NAME))
+    options = dict(envelope.options_for(ADAPTER_NAME)) if envelope.provider_options else {}
     clash = sorted(OWN_POST_FIELDS & set(options))
     if clash:
         raise UnsupportedFeature(
@@ -195,7 +215,7 @@ def post_request(
     if media_ids:
         body["media"] = {"media_ids": list(media_ids)}
     body.update(options)
-    return ProviderRequest.json("POST", f"{base_url}/2/tweets", body, headers=headers)
+    return _json_request(f"{base_url}/2/tweets", body, headers)
 
 
 def send_request(
@@ -243,10 +263,7 @@ def upload_request(
     """
     assert media.data is not None
     body = {"media": base64.b64encode(media.data).decode("ascii"), "media_category": category}
-    return attrs.evolve(
-        ProviderRequest.json("POST", f"{base_url}/2/media/upload", body, headers=headers),
-        idempotent=True,
-    )
+    return _json_request(f"{base_url}/2/media/upload", body, headers, idempotent=True)
 
 
 def user_lookup_request(
