@@ -26,14 +26,14 @@ async def gather_rate(count: int, concurrency: int, one: Callable[[], Awaitable[
 
 
 @contextlib.contextmanager
-def local_server() -> Iterator[str]:
-    """Start ``_server.py`` on a free loopback port; yield its base URL."""
+def local_server(body: str | None = None) -> Iterator[str]:
+    """Start ``_server.py`` on a free loopback port (answering ``body``, JSON text, when given
+    instead of its default answer); yield its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("_server.py")), str(port)]
-    )
+    command = [sys.executable, str(Path(__file__).with_name("_server.py")), str(port)]
+    server = subprocess.Popen(command if body is None else [*command, body])
     try:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

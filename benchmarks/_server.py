@@ -1,5 +1,7 @@
 """A minimal provider stand-in for the benchmarks: answers every POST with 201 and a small JSON
-body, like a messaging API. Run as ``python benchmarks/_server.py PORT``."""
+body, like a messaging API. Run as ``python benchmarks/_server.py PORT [BODY]``; ``BODY`` (JSON
+text) replaces the default Twilio-shaped answer, for providers whose clients read another
+shape."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from typing import Any
 import uvicorn
 
 BODY = b'{"sid":"SM00000000000000000000000000000000","status":"queued"}'
+if __name__ == "__main__" and len(sys.argv) > 2:
+    BODY = sys.argv[2].encode()
 
 
 async def app(
