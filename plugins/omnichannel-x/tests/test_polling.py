@@ -308,7 +308,7 @@ async def test_a_429_on_one_stream_leaves_the_others_to_deliver(
     assert "dm" not in cursors
     assert cursors["mentions"] == StreamCursor(since="2117683000000000020")
     assert result.next_poll_seconds == 60
-    assert adapter._due["dm"] == NOW + timedelta(seconds=900)
+    assert adapter.due["dm"] == NOW + timedelta(seconds=900)
 
 
 async def test_a_post_found_by_mentions_and_a_search_is_delivered_once(
@@ -426,3 +426,34 @@ async def test_the_core_poller_hands_the_hits_to_the_handlers_once(
     clock.now += timedelta(seconds=5)
     await poller.poll_once("twitter")
     assert seen == ["2117682000000000001", "2117683000000000020", "2117683100000000031"]
+
+
+async def test_a_position_x_no_longer_accepts_restarts_the_stream_from_its_lookback(
+    api: respx.Router, sample_response: Any
+) -> None:
+    too_old = httpx.Response(
+        400,
+        json={
+            "errors": [{"parameters": {"since_id": ["1"]}, "message": "since_id is too old"}],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.x.com/2/problems/invalid-request",
+        },
+    )
+    route = api.get("/2/tweets/search/recent").mock(
+        side_effect=[too_old, sample_response("search_recent_last_page.json")]
+    )
+    adapter = make_adapter(api, search_queries=["acme"], search_poll_interval=60)
+    cursor = polling.encode_cursor({"search:acme": StreamCursor(since="1")})
+    result = await adapter.poll(cursor)
+    assert query_of(route.calls[0].request)["since_id"] == "1"
+    assert "since_id" not in query_of(route.calls[1].request)
+    assert query_of(route.calls[1].request)["start_time"] == "2026-11-03T18:05:00Z"
+    assert [m.provider_id for m in result.messages] == ["2117682000000000001"]
+
+
+async def test_a_refusal_of_a_fresh_stream_fails_the_poll(api: respx.Router) -> None:
+    api.get("/2/tweets/search/recent").respond(400, json={"title": "Invalid Request"})
+    adapter = make_adapter(api, search_queries=["acme"], search_poll_interval=60)
+    with pytest.raises(ProviderError):
+        await adapter.poll(None)

@@ -411,7 +411,7 @@ async def test_end_to_end_the_brand_search_finds_each_matching_post_once() -> No
     async with rig(mentions_poll_interval=0, dm_poll_interval=0) as loop:
         first = await loop.adapter.poll(None)
         loop.simulator.queue_post(author=BOB, text="acme kettles are great")
-        loop.adapter._due.clear()  # the stream is due again
+        loop.adapter.due.clear()  # the stream is due again
         second = await loop.adapter.poll(first.cursor)
     texts = [m.content.text for m in first.messages]
     assert texts == [
@@ -443,3 +443,22 @@ async def test_end_to_end_the_crc_and_a_bad_signature_through_the_webhook_app() 
     assert set(crc.json()) == {"response_token"}
     assert crc.json()["response_token"].startswith("sha256=")
     assert bad.status_code == 403
+
+
+async def test_end_to_end_gzipped_answers_are_read_by_the_default_transport() -> None:
+    async with rig() as loop:
+        simulator = loop.simulator
+        answered = simulator.handle
+        encodings: list[str | None] = []
+
+        async def recording(request: WebhookRequest) -> Any:
+            response = await answered(request)
+            encodings.append(dict(response.headers).get("content-encoding"))
+            return response
+
+        simulator.handle = recording  # type: ignore[method-assign]
+        receipt = await loop.router.send(make_envelope(channel="twitter", to=ALICE, text="zip"))
+        found = await loop.adapter.poll(None)
+    assert set(encodings) == {"gzip"}  # aiohttp asks for gzip by default
+    assert receipt.provider_id
+    assert found.messages

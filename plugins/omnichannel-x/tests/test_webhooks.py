@@ -13,7 +13,9 @@ from omnichannel_x import XTwitterAdapter, XTwitterSettings
 from omnichannel_x.webhooks import SIGNATURE_HEADER, crc_response_token, sign, signed_request
 
 from omnichannel import (
+    ConfigurationError,
     Direction,
+    InvalidAddress,
     PluginHost,
     Router,
     Visibility,
@@ -332,3 +334,15 @@ async def test_simulate_builds_a_signed_dm_in_the_configured_api_that_is_accepte
     assert message.sender is not None
     assert (message.sender.value, message.content.text) == ("2244994945", "hi")
     assert message.created_at == NOW
+
+
+def test_simulate_refuses_a_sender_that_is_not_a_user_id() -> None:
+    with pytest.raises(InvalidAddress):
+        make_adapter("1234567890").simulate(sender="@alice", text="hi", url=URL)
+
+
+def test_simulate_needs_the_consumer_secret_it_signs_with() -> None:
+    values = {"user_id": "1", "bearer_token": "t"}
+    adapter = XTwitterAdapter(build_settings(XTwitterSettings, values, where="test"))
+    with pytest.raises(ConfigurationError, match="consumer_secret"):
+        adapter.simulate(sender="2244994945", text="hi", url=URL)

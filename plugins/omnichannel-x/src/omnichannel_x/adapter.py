@@ -20,6 +20,7 @@ from typing import Final
 
 from omnichannel import (
     AddressKind,
+    ConfigurationError,
     DeliveryStatus,
     Envelope,
     Media,
@@ -131,7 +132,9 @@ class XTwitterAdapter(BaseAdapter[XTwitterSettings]):
         self.send_headers = payloads.json_headers(self.auth_headers)
         """The auth headers with the JSON content type, built once for every send."""
         self.streams = _streams(settings)
-        self._due: dict[str, datetime] = {}
+        self.due: dict[str, datetime] = {}
+        """When each stream is next due, by its cursor key (in memory: after a restart every
+        stream is polled at once, from its stored cursor)."""
         self._handles: OrderedDict[str, str] = OrderedDict()
         self._sequence = 0
 
@@ -246,7 +249,11 @@ class XTwitterAdapter(BaseAdapter[XTwitterSettings]):
         """A DM from ``sender`` to our account, as the configured Activity API delivers it."""
         secret = self.settings.consumer_secret
         if secret is None:
-            raise ProviderError("set consumer_secret to sign simulated webhooks")
+            raise ConfigurationError(
+                "simulated webhooks are signed with consumer_secret; set it (the app's API key "
+                "secret)"
+            )
+        sender = payloads.user_id_of(sender)
         now = self.now()
         event_id = self._next_id(now)
         account = self.settings.user_id
@@ -285,17 +292,17 @@ class XTwitterAdapter(BaseAdapter[XTwitterSettings]):
         now = self.now()
         found: dict[str, Envelope] = {}
         for stream in self.streams:
-            if self._due.get(stream.key, now) > now:
+            if self.due.get(stream.key, now) > now:
                 continue
             wait: float | None = None
             try:
-                cursors[stream.key], messages, wait = await self._poll_stream(
+                cursors[stream.key], messages, wait = await self._read_stream(
                     stream, cursors.get(stream.key, polling.StreamCursor()), now
                 )
             except RateLimited as limited:
                 logger.info("X rate-limited the %s stream: %s", stream.key, limited.message)
                 messages, wait = [], limited.retry_after
-            self._due[stream.key] = now + timedelta(seconds=max(stream.interval, wait or 0.0))
+            self.due[stream.key] = now + timedelta(seconds=max(stream.interval, wait or 0.0))
             for message in messages:
                 found.setdefault(message.provider_id or message.id, message)
         ordered = sorted(found.values(), key=lambda m: (m.created_at, int(m.provider_id or 0)))
@@ -308,8 +315,28 @@ class XTwitterAdapter(BaseAdapter[XTwitterSettings]):
     def _next_poll(self, now: datetime) -> float:
         if not self.streams:
             return _IDLE_SECONDS
-        due = min(self._due.get(stream.key, now) for stream in self.streams)
+        due = min(self.due.get(stream.key, now) for stream in self.streams)
         return max(0.0, (due - now).total_seconds())
+
+    async def _read_stream(
+        self, stream: polling.Stream, cursor: polling.StreamCursor, now: datetime
+    ) -> tuple[polling.StreamCursor, list[Envelope], float | None]:
+        try:
+            return await self._poll_stream(stream, cursor, now)
+        except SendError as error:
+            # X takes since_id (and pagination tokens) from the last 7 days only: after a long
+            # outage the stored position is refused with a 400, for good. Start the stream
+            # again from its lookback rather than fail every poll from now on.
+            if error.status_code != 400 or cursor == polling.StreamCursor():
+                raise
+            logger.warning(
+                "X refused where the %s stream had got to (%s); reading it again from the last "
+                "%g seconds",
+                stream.key,
+                error.provider_message or error.message,
+                self.settings.poll_lookback,
+            )
+            return await self._poll_stream(stream, polling.StreamCursor(), now)
 
     async def _poll_stream(
         self, stream: polling.Stream, cursor: polling.StreamCursor, now: datetime

@@ -70,9 +70,9 @@ def _address(user_id: object, users: Users) -> Address | None:
 
 
 def _username(user_id: object, users: Users) -> str | None:
-    username = users.get(str(user_id), {}).get("username") or users.get(str(user_id), {}).get(
-        "screen_name"
-    )
+    user = users.get(str(user_id), {})
+    # v2 users have a username; the v1.1 users of the Account Activity API a screen_name.
+    username = user.get("username") or user.get("screen_name")
     return username if isinstance(username, str) and username else None
 
 

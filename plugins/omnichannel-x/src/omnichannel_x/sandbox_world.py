@@ -31,8 +31,7 @@ _PEOPLE: Final = (
     ("1559238847", "carol", "Carol Example"),
     ("1719420183", "dave", "Dave Example"),
 )
-_ACCOUNT: Final = ""
-# (id, author ("" is the account), text, minutes before the world starts).
+# (id, author (None: the account), text, minutes before the world starts).
 _SEED_POSTS: Final = (
     (SAMPLE_POST_ID, "2244994945", "@acme my order #1234 never arrived, can you help?", 9),
     ("1460323737035677699", "1402351869", "Loving my new acme kettle, best purchase this year", 8),
@@ -43,7 +42,7 @@ _SEED_POSTS: Final = (
         7,
     ),
     ("1460323737035677701", "1719420183", "Lovely weather for a walk today", 6),
-    ("1460323737035677702", _ACCOUNT, "acme spring sale starts Monday!", 5),
+    ("1460323737035677702", None, "acme spring sale starts Monday!", 5),
 )
 
 

@@ -26,6 +26,7 @@ are acknowledged and ignored.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -76,8 +77,6 @@ _POST_EVENTS: Final = {
 
 def crc_response_token(consumer_secret: Secret, crc_token: str) -> str:
     """``sha256=`` + base64 HMAC-SHA256 of ``crc_token`` under the consumer secret."""
-    import base64
-
     digest = hmac_digest(consumer_secret, crc_token, "sha256")
     return _PREFIX + base64.b64encode(digest).decode("ascii")
 
