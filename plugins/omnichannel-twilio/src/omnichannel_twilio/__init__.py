@@ -5,7 +5,7 @@ Installs the adapters ``sms.twilio`` (channel ``sms``) and ``voice.twilio`` (cha
 ``voice``) and their sandbox simulators through the ``omnichannel`` entry point; applications
 normally use them through the router and ``omnichannel.toml`` rather than importing them.
 
-What both adapters share (auth, the account settings, errors, signatures) lives once
+What both adapters share (auth, the account settings, errors, signatures, lookups) lives once
 in the package's own modules; Messaging and Voice each add theirs in :mod:`.messaging` and
 :mod:`.voice`.
 """

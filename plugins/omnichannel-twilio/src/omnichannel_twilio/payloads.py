@@ -1,14 +1,15 @@
 """What every Twilio REST resource has in common, as pure functions: the API version and URLs,
 form encoding and the ``provider_options`` escape hatch, the status-callback URL, the error
-bodies and the error-code rule type, and Twilio's dates. No I/O, so everything here tests as a
-table.
+bodies and the error-code rule type, and Twilio's dates and resources. No I/O, so everything
+here tests as a table.
 
 Wire facts (Twilio's API reference, "Twilio API responses" and the error dictionary): every
 resource of the 2010 API lives under ``/2010-04-01/Accounts/{AccountSid}/``; creates are
 form-encoded POSTs with PascalCase fields; answers are JSON with RFC 2822 dates; errors come in
 the legacy shape ``{code, message, more_info, status}`` or as RFC 9457 problem JSON (``type``,
 ``title``, ``status``, ``code``, ``detail``). Twilio warns that the message text of an error may
-change for a given cause, so errors are classified by code, never by text.
+change for a given cause, so errors are classified by code, never by text. Reading a resource's
+list (the lookup behind ``reconcile``) is in :mod:`omnichannel_twilio.lookups`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from urllib.parse import urlencode
 import attrs
 
 from omnichannel import (
+    DeliveryStatus,
     FailureReason,
     InvalidEnvelope,
     InvalidRecipient,
@@ -69,18 +71,35 @@ FormPairs = list[tuple[str, str]]
 
 @attrs.frozen
 class TwilioResource:
-    """One list resource of an account (Messages, Calls): what adapters create and simulators
-    serve."""
+    """One list resource of an account (Messages, Calls): what adapters create and look up,
+    and what simulators serve."""
 
     name: str
     """The resource in URLs: ``/2010-04-01/Accounts/{AccountSid}/{name}.json``."""
     subject: str
     """What one of them is called in error messages (``message``)."""
+    date_filter: str
+    """The list filter on dates (``DateSent``), a day or a day inequality."""
+    statuses: Mapping[str, DeliveryStatus]
+    """The resource's ``status`` values, normalised."""
+    new_status: DeliveryStatus = attrs.field(kw_only=True)
+    """The status of a resource whose ``status`` is missing from :attr:`statuses` (Twilio adds
+    values without notice)."""
 
     @property
     def key(self) -> str:
         """The key of a list page's resources (``messages``)."""
         return self.name.lower()
+
+    @property
+    def date_field(self) -> str:
+        """The resource field :attr:`date_filter` reads (``DateSent`` reads ``date_sent``):
+        Twilio's JSON fields are its parameter names in snake case."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.date_filter).lower()
+
+    def status_of(self, value: object) -> DeliveryStatus:
+        """The normalised status of a resource whose ``status`` is ``value``."""
+        return self.statuses.get(str(value), self.new_status)
 
 
 # --- URLs and requests --------------------------------------------------------------------------

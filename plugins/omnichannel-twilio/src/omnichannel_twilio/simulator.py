@@ -1,21 +1,30 @@
-"""What the sandbox's Twilio simulators share: the account's resource routes, Basic auth and
-Twilio's error bodies.
+"""What the sandbox's Twilio simulators share: the account's resource routes, Basic auth,
+Twilio's error bodies, and the list reads a lookup makes.
 
 A :class:`TwilioSimulator` serves one list resource of the 2010 API the way Twilio does:
 ``POST /2010-04-01/Accounts/{AccountSid}/{Resource}.json`` creates (the subclass's
-:meth:`~TwilioSimulator.create`) and ``GET …/{Resource}/{Sid}.json`` fetches one. Every request
-is checked for Basic auth with the account's credentials and for the account in the path
-(``401``, code 20003, as Twilio answers both); an unknown route is ``404``, code 20404.
+:meth:`~TwilioSimulator.create`), ``GET`` on it lists what was created, newest first, with
+Twilio's filters (``To``, ``From`` and a day or day inequality on the resource's date filter:
+``DateSent`` for Messages, ``StartTime`` for Calls) in pages of ``PageSize`` linked by
+``next_page_uri``, and ``GET …/{Resource}/{Sid}.json`` fetches one. Every request is checked
+for Basic auth with the account's credentials and for the account in the path (``401``, code
+20003, as Twilio answers both); an unknown route is ``404``, code 20404.
+
+A resource Twilio has not sent (or started) yet has no ``date_sent`` (``start_time``); whether
+Twilio lists it under a ``DateSent`` filter is not documented, and the simulator lists it under
+the day it was created.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import operator
 import re
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Final, Generic, TypeVar
+from urllib.parse import urlencode
 
 from omnichannel import WebhookParseError, WebhookRequest, WebhookResponse
 from omnichannel.plugin import constant_time_equal
@@ -25,6 +34,7 @@ from omnichannel_twilio.payloads import (
     FormPairs,
     TwilioResource,
     account_path,
+    parse_time,
     rfc2822,
 )
 from omnichannel_twilio.settings import TwilioAccount
@@ -44,6 +54,9 @@ SAMPLE_FROM: Final = "+14155550100"
 AccountT = TypeVar("AccountT", bound=TwilioAccount)
 
 _DOCS: Final = "https://www.twilio.com/docs/errors/"
+_DEFAULT_PAGE_SIZE: Final = 50
+_MAX_PAGE_SIZE: Final = 1000
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def twilio_error(status: int, code: int, message: str) -> WebhookResponse:
@@ -61,8 +74,15 @@ def _basic_credentials(header: str | None) -> str | None:
         return None
 
 
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
 class TwilioSimulator(BaseSimulator, Generic[AccountT]):
-    """One Twilio list resource of an account: auth, routes and fetch.
+    """One Twilio list resource of an account: auth, routes, fetch and filtered lists.
 
     A subclass sets ``adapter_name``, ``prefix`` and :attr:`resource`, and implements
     :meth:`create` (a ``201`` with the new resource, which it stores in :attr:`resources`).
@@ -113,7 +133,9 @@ class TwilioSimulator(BaseSimulator, Generic[AccountT]):
             except WebhookParseError:
                 return twilio_error(400, 20001, "Could not parse the request body")
             return self.create(form)
-        if match["sid"] is not None and method == "GET":
+        if match["sid"] is None and method == "GET":
+            return self._list(request, path)
+        if method == "GET":
             found = self.resources.get(match["sid"])
             if found is None:
                 return twilio_error(404, 20404, f"The requested resource {path} was not found")
@@ -158,3 +180,57 @@ class TwilioSimulator(BaseSimulator, Generic[AccountT]):
             "uri": path,
             "subresource_uris": {name.lower(): f"{base}/{name}.json" for name in subresources},
         }
+
+    # -- lists -----------------------------------------------------------------------------------
+
+    def _dated(self, resource: Mapping[str, Any]) -> datetime | None:
+        return parse_time(resource.get(self.resource.date_field)) or parse_time(
+            resource.get("date_created")
+        )
+
+    def _matches(self, resource: Mapping[str, Any], query: Mapping[str, str]) -> bool:
+        for name in ("To", "From"):
+            if name in query and resource.get(name.lower()) != query[name]:
+                return False
+        moment = self._dated(resource)
+        day = moment.date() if moment is not None else None
+        for suffix, holds in (("", operator.eq), (">", operator.ge), ("<", operator.le)):
+            wanted = query.get(f"{self.resource.date_filter}{suffix}")
+            if wanted is None:
+                continue
+            bound = _day(wanted)
+            if bound is None or day is None or not holds(day, bound):
+                return False
+        return True
+
+    def _list(self, request: WebhookRequest, path: str) -> WebhookResponse:
+        query = {name: value for name, value in request.query()}
+        try:
+            size = min(_MAX_PAGE_SIZE, max(1, int(query.get("PageSize", _DEFAULT_PAGE_SIZE))))
+            page = max(0, int(query.get("Page", "0")))
+        except ValueError:
+            return twilio_error(400, 20001, "Invalid paging parameter")
+        matched = [item for item in self.resources.values() if self._matches(item, query)]
+        # Newest first, as Twilio lists them.
+        matched.sort(key=lambda item: self._dated(item) or _EPOCH, reverse=True)
+        chunk = matched[page * size : (page + 1) * size]
+        filters = [(name, value) for name, value in query.items() if name != "Page"]
+
+        def page_uri(number: int) -> str:
+            # Relative to the API root, as Twilio gives them: the adapter joins its base_url.
+            return f"{path}?{urlencode([*filters, ('Page', str(number))])}"
+
+        has_next = (page + 1) * size < len(matched)
+        return WebhookResponse.json(
+            {
+                self.resource.key: chunk,
+                "end": page * size + max(len(chunk) - 1, 0),
+                "first_page_uri": page_uri(0),
+                "next_page_uri": page_uri(page + 1) if has_next else None,
+                "page": page,
+                "page_size": size,
+                "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+                "start": page * size,
+                "uri": page_uri(page),
+            }
+        )

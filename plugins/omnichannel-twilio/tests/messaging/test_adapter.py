@@ -1,5 +1,5 @@
 """Tests for omnichannel_twilio.messaging.adapter: sending through the Router, with respx as
-Twilio.
+Twilio, and looking an unknown send up (``reconcile``).
 
 Every request the adapter sends goes through a :class:`~omnichannel.Sender` on
 ``httpx.MockTransport(respx_router.async_handler)``; the tests assert on the request (method,
@@ -93,6 +93,11 @@ class Harness:
 
     def messages(self, *responses: httpx.Response) -> respx.Route:
         route = self.twilio.post(MESSAGES_PATH)
+        route.side_effect = list(responses)
+        return route
+
+    def lookups(self, *responses: httpx.Response) -> respx.Route:
+        route = self.twilio.get(MESSAGES_PATH)
         route.side_effect = list(responses)
         return route
 
@@ -397,3 +402,162 @@ async def test_a_reply_uses_the_number_the_customer_wrote_to(fixture_response: R
     assert route.calls.last.request.content == (
         b"To=%2B14155550199&From=%2B14155550111&Body=hi+back"
     )
+
+
+# --- reconcile: looking an unknown send up -------------------------------------------------------
+
+
+def page_of(*messages: dict[str, Any]) -> httpx.Response:
+    """A one-page Messages list, shaped as Twilio's, holding ``messages``."""
+    return httpx.Response(
+        200, json={"messages": list(messages), "next_page_uri": None, "page": 0, "page_size": 100}
+    )
+
+
+async def test_reconcile_lists_messages_by_to_from_and_date_sent_and_follows_the_next_page(
+    fixture_response: Responses,
+) -> None:
+    harness = Harness()
+    route = harness.lookups(
+        fixture_response("messages_list_page_1.json"),
+        fixture_response("messages_list_page_2.json"),
+    )
+    found = await harness.adapter.reconcile(sms(), attempted_at=NOW)
+    first, second = (call.request for call in route.calls)
+    assert first.method == "GET"
+    assert first.url.path == MESSAGES_PATH
+    assert first.headers["Authorization"] == AUTHORIZATION
+    assert first.headers["Accept"] == "application/json"
+    assert "Content-Type" not in first.headers
+    assert first.url.query.decode() == (
+        "To=%2B14155550199&From=%2B14155550100&DateSent%3E=2026-11-03&PageSize=100"
+    )
+    assert list(first.url.params.multi_items()) == [
+        ("To", "+14155550199"),
+        ("From", "+14155550100"),
+        ("DateSent>", "2026-11-03"),
+        ("PageSize", "100"),
+    ]
+    assert second.url.params["PageToken"] == "PASM22222222222222222222222222222222"
+    assert second.headers["Authorization"] == AUTHORIZATION
+    # The same body to another number (page 1) and the same body earlier that day (page 2)
+    # are not the attempt; the one created since is, and its status is today's.
+    assert found is not None
+    assert found.provider_id == "SM89abcdef0123456789abcdef01234567"
+    assert found.status is DeliveryStatus.DELIVERED
+    assert isinstance(found.raw, dict)
+    assert found.raw["date_sent"] == "Tue, 03 Nov 2026 18:20:02 +0000"
+
+
+async def test_reconcile_finds_nothing_when_twilio_lists_no_such_message(
+    fixture_response: Responses,
+) -> None:
+    harness = Harness()
+    harness.lookups(fixture_response("messages_list_page_2.json"))
+    assert await harness.adapter.reconcile(sms("Another text"), attempted_at=NOW) is None
+
+
+async def test_the_router_settles_an_unknown_send_with_the_message_twilio_lists(
+    fixture_response: Responses,
+) -> None:
+    harness = Harness()
+    harness.messages(fixture_response("error_500_internal.json"))
+    harness.lookups(fixture_response("messages_list_page_2.json"))
+    with pytest.raises(OutcomeUnknown) as caught:
+        await harness.router.send(sms())
+    unknown = caught.value
+    assert unknown.envelope is not None
+    assert unknown.attempted_at == NOW
+    receipt = await harness.router.reconcile(unknown.envelope, attempted_at=unknown.attempted_at)
+    assert receipt is not None
+    assert receipt.provider_id == "SM89abcdef0123456789abcdef01234567"
+    assert receipt.adapter == "sms.twilio"
+    assert receipt.status is DeliveryStatus.DELIVERED
+    assert harness.router.status_of(unknown.envelope.id) is DeliveryStatus.DELIVERED
+
+
+async def test_through_a_messaging_service_the_lookup_filters_by_to_and_matches_the_service(
+    fixture: Callable[[str], dict[str, Any]],
+) -> None:
+    service = "MG0123456789abcdef0123456789abcdef"
+    harness = Harness(messaging_service_sid=service, **{"from": None})
+    resource = fixture("message_created_messaging_service.json")["body"]
+    route = harness.lookups(page_of(resource))
+    found = await harness.adapter.reconcile(sms("Your table is ready"), attempted_at=NOW)
+    assert [name for name, _ in route.calls.last.request.url.params.multi_items()] == [
+        "To",
+        "DateSent>",
+        "PageSize",
+    ]
+    assert found is not None
+    assert found.provider_id == "SMfedcba9876543210fedcba9876543210"
+    assert found.status is DeliveryStatus.ACCEPTED
+    other_service = {**resource, "messaging_service_sid": "MG" + "9" * 32}
+    harness.lookups(page_of(other_service))
+    assert await harness.adapter.reconcile(sms("Your table is ready"), attempted_at=NOW) is None
+
+
+async def test_a_reply_is_looked_up_from_the_number_the_customer_wrote_to(
+    fixture: Callable[[str], dict[str, Any]],
+) -> None:
+    harness = Harness()
+    resource = {**fixture("message_created.json")["body"], "from": "+14155550111"}
+    route = harness.lookups(page_of(resource))
+    reply = Envelope(
+        channel="sms",
+        recipient=Address(channel="sms", value="+14155550199"),
+        business_address=Address(channel="sms", value="+14155550111"),
+        content="Hi Zoë, call you at 8pm? ☕",
+    )
+    found = await harness.adapter.reconcile(reply, attempted_at=NOW)
+    assert route.calls.last.request.url.params["From"] == "+14155550111"
+    assert found is not None
+    assert found.provider_id == resource["sid"]
+
+
+async def test_a_message_sent_for_another_envelope_is_not_taken_for_this_one(
+    fixture: Callable[[str], dict[str, Any]], fixture_response: Responses
+) -> None:
+    harness = Harness()
+    harness.messages(fixture_response("message_created.json"))
+    sent = await harness.router.send(sms())
+    listed = fixture("message_created.json")["body"]
+    harness.lookups(page_of(listed), page_of(listed))
+    again = Envelope(
+        channel="sms",
+        recipient=Address(channel="sms", value="+14155550199"),
+        content="Hi Zoë, call you at 8pm? ☕",
+    )
+    assert await harness.adapter.reconcile(again, attempted_at=NOW) is None
+    found = await harness.adapter.reconcile(sms(), attempted_at=NOW)
+    assert found is not None
+    assert found.provider_id == sent.provider_id
+
+
+async def test_a_lookup_is_a_read_that_the_sender_retries_after_a_server_error(
+    fixture_response: Responses,
+) -> None:
+    harness = Harness()
+    route = harness.lookups(
+        fixture_response("error_500_internal.json"),
+        fixture_response("messages_list_page_2.json"),
+    )
+    found = await harness.adapter.reconcile(sms(), attempted_at=NOW)
+    assert found is not None
+    assert route.call_count == 2
+    assert harness.sleeps == [0.5]
+
+
+async def test_a_refused_lookup_raises_a_typed_error_naming_the_envelope(
+    fixture_response: Responses,
+) -> None:
+    harness = Harness()
+    harness.lookups(fixture_response("error_20003_authenticate.json"))
+    with pytest.raises(ProviderError) as caught:
+        await harness.adapter.reconcile(sms(), attempted_at=NOW)
+    assert caught.value.reason is FailureReason.AUTH
+    assert not caught.value.retryable
+    assert caught.value.provider_code == "20003"
+    assert "message lookup" in caught.value.message
+    assert caught.value.envelope_id == "01JC0000000000000000000001"
+    assert caught.value.adapter == "sms.twilio"

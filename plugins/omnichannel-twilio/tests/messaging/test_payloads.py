@@ -1,5 +1,5 @@
 """Tests for omnichannel_twilio.messaging.payloads: the create-message form, the status and
-error-code tables.
+error-code tables, and the lookup of a message.
 
 The exact request encoding is the vector ``twilio-send-sms-form`` of ``shared/vectors.json``
 (httpx 0.28.1 form encoding), copied inline.
@@ -22,6 +22,7 @@ from omnichannel_twilio.messaging.payloads import (
     OWN_FIELDS,
     envelope_form,
     message_form,
+    message_lookup,
     messages_url,
     sent_status,
     validity_period,
@@ -493,3 +494,64 @@ def test_a_mapping_in_the_options_is_a_json_string_only_for_content_variables() 
             messaging_service_sid=None,
             status_callback=None,
         )
+
+
+# --- the lookup ----------------------------------------------------------------------------------
+
+SINCE = datetime(2026, 11, 3, 18, 19, tzinfo=UTC)
+
+
+def outbound(text: str = "Your code is 123456", **fields: Any) -> Envelope:
+    return Envelope(
+        channel="sms",
+        recipient=Address(channel="sms", value="+14155550199"),
+        content=text,
+        **fields,
+    )
+
+
+def lookup_of(envelope: Envelope, from_: str | None = "+14155550100") -> Any:
+    service = None if from_ else "MG0123456789abcdef0123456789abcdef"
+    return message_lookup(envelope, from_=from_, messaging_service_sid=service, since=SINCE)
+
+
+def test_the_lookup_filters_by_to_from_and_the_day_the_attempt_began() -> None:
+    assert lookup_of(outbound()).filters == (
+        ("To", "+14155550199"),
+        ("From", "+14155550100"),
+        ("DateSent>", "2026-11-03"),
+    )
+    reply = outbound(business_address=Address(channel="sms", value="+14155550111"))
+    assert ("From", "+14155550111") in lookup_of(reply).filters
+    assert lookup_of(outbound(), from_=None).filters == (
+        ("To", "+14155550199"),
+        ("DateSent>", "2026-11-03"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, True),
+        ({"body": "Your code is 654321"}, False),
+        ({"to": "+14155550111"}, False),
+        ({"from": "+14155550111"}, False),
+    ],
+)
+def test_a_listed_message_is_the_attempt_when_recipient_sender_and_body_match(
+    fixture: Fixture, changes: dict[str, str], expected: bool
+) -> None:
+    resource = {**fixture("message_created.json")["body"], "body": "Your code is 123456"}
+    assert lookup_of(outbound()).matches({**resource, **changes}) is expected
+
+
+def test_through_a_messaging_service_the_service_stands_for_the_sender(fixture: Fixture) -> None:
+    resource = fixture("message_created_messaging_service.json")["body"]
+    found = lookup_of(outbound("Your table is ready"), from_=None)
+    assert found.expected == {
+        "to": "+14155550199",
+        "body": "Your table is ready",
+        "messaging_service_sid": "MG0123456789abcdef0123456789abcdef",
+    }
+    assert found.matches(resource)
+    assert not found.matches({**resource, "messaging_service_sid": "MG" + "1" * 32})

@@ -1,5 +1,6 @@
 """Tests for omnichannel_twilio.voice.adapter: the exact create-call request, receipts, errors,
-scheduling, and the call statuses handed to the application in order."""
+scheduling, the call statuses handed to the application in order, and looking an unknown call
+up (``reconcile``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from omnichannel import (
     FailureReason,
     InvalidAddress,
     InvalidEnvelope,
+    OutcomeUnknown,
     ProviderError,
     RateLimited,
     Router,
@@ -416,3 +418,83 @@ async def test_a_busy_customer_ends_busy_and_retryable_through_the_router(
     assert last.reason is FailureReason.UNREACHABLE
     assert last.retryable
     assert router.status_of(envelope.id) is DeliveryStatus.BUSY
+
+
+# --- reconcile: looking an unknown call up ----------------------------------------------------
+
+
+async def test_reconcile_lists_calls_by_to_from_and_start_time_and_finds_the_one_placed(
+    make_adapter: Callable[..., TwilioVoiceAdapter],
+    respx_router: respx.MockRouter,
+    fixture_response: Callable[[str], httpx.Response],
+    vectors: dict[str, Any],
+    clock: list[datetime],
+) -> None:
+    route = respx_router.get(CALLS_URL).mock(return_value=fixture_response("calls_list_page.json"))
+    found = await make_adapter().reconcile(callback_envelope(), attempted_at=clock[0])
+    request = route.calls.last.request
+    assert request.method == "GET"
+    assert request.url.path == CALLS_PATH
+    assert (
+        request.headers["Authorization"]
+        == vectors["twilio-basic-auth-header"]["expected_authorization"]
+    )
+    assert list(request.url.params.multi_items()) == [
+        ("To", CUSTOMER),
+        ("From", "+14155550100"),
+        ("StartTime>", "2026-11-03"),
+        ("PageSize", "100"),
+    ]
+    # The no-answer call of the morning was before the attempt; the one since is it.
+    assert found is not None
+    assert found.provider_id == "CA0123456789abcdef0123456789abcdef"
+    assert found.status is DeliveryStatus.COMPLETED
+
+
+async def test_reconcile_finds_no_call_when_none_was_placed_since_the_attempt(
+    make_adapter: Callable[..., TwilioVoiceAdapter],
+    respx_router: respx.MockRouter,
+    fixture_response: Callable[[str], httpx.Response],
+    clock: list[datetime],
+) -> None:
+    respx_router.get(CALLS_URL).mock(return_value=fixture_response("calls_list_page.json"))
+    later = clock[0] + timedelta(minutes=5)
+    assert await make_adapter().reconcile(callback_envelope(), attempted_at=later) is None
+
+
+async def test_the_router_settles_an_unknown_call_with_the_call_twilio_lists(
+    make_adapter: Callable[..., TwilioVoiceAdapter],
+    make_router: Callable[[TwilioVoiceAdapter], Router],
+    respx_router: respx.MockRouter,
+    fixture_response: Callable[[str], httpx.Response],
+) -> None:
+    respx_router.post(CALLS_URL).mock(return_value=httpx.Response(502, text="Bad Gateway"))
+    respx_router.get(CALLS_URL).mock(return_value=fixture_response("calls_list_page.json"))
+    router = make_router(make_adapter())
+    with pytest.raises(OutcomeUnknown) as caught:
+        await router.send(callback_envelope())
+    envelope = caught.value.envelope
+    assert envelope is not None
+    receipt = await router.reconcile(envelope, attempted_at=caught.value.attempted_at)
+    assert receipt is not None
+    assert receipt.provider_id == "CA0123456789abcdef0123456789abcdef"
+    assert receipt.adapter == "voice.twilio"
+    assert router.status_of(envelope.id) is DeliveryStatus.COMPLETED
+
+
+async def test_a_call_placed_for_another_envelope_is_not_taken_for_this_one(
+    make_adapter: Callable[..., TwilioVoiceAdapter],
+    respx_router: respx.MockRouter,
+    payload: Callable[[str], bytes],
+    fixture_response: Callable[[str], httpx.Response],
+    clock: list[datetime],
+) -> None:
+    respx_router.post(CALLS_URL).mock(return_value=created(payload))
+    respx_router.get(CALLS_URL).mock(return_value=fixture_response("calls_list_page.json"))
+    adapter = make_adapter()
+    first = callback_envelope()
+    await adapter.send(first)
+    assert await adapter.reconcile(callback_envelope(), attempted_at=clock[0]) is None
+    found = await adapter.reconcile(first, attempted_at=clock[0])
+    assert found is not None
+    assert found.provider_id == "CA0123456789abcdef0123456789abcdef"

@@ -1,11 +1,12 @@
-"""Tests for omnichannel_twilio.voice.payloads: TwiML, the create-call form, the status table
-and the voice error codes."""
+"""Tests for omnichannel_twilio.voice.payloads: TwiML, the create-call form, the status table,
+the voice error codes and the lookup of a call."""
 
 from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +21,7 @@ from omnichannel_twilio.payloads import (
 )
 from omnichannel_twilio.voice import payloads
 
-from omnichannel import DeliveryStatus, FailureReason, ProviderError, SendError
+from omnichannel import Address, DeliveryStatus, Envelope, FailureReason, ProviderError, SendError
 from omnichannel.errors import InvalidRecipient
 
 AGENT = "+14155550123"
@@ -235,3 +236,41 @@ def test_geo_permission_21215_is_a_policy_error_that_keeps_the_number_valid(
     assert error.reason is FailureReason.POLICY
     assert not error.retryable
     assert "Geo permissions" in error.message
+
+
+# --- the lookup ----------------------------------------------------------------------------------
+
+
+def test_the_lookup_filters_by_to_from_and_the_day_the_call_may_have_started() -> None:
+    envelope = Envelope(
+        channel="voice", recipient=Address(channel="voice", value="+14155550199"), content="Hi"
+    )
+    since = datetime(2026, 11, 3, 0, 0, 30, tzinfo=UTC)
+    found = payloads.call_lookup(envelope, from_=BUSINESS, since=since)
+    assert found.filters == (
+        ("To", "+14155550199"),
+        ("From", BUSINESS),
+        ("StartTime>", "2026-11-03"),
+    )
+    assert found.expected == {"to": "+14155550199", "from": BUSINESS}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [({}, True), ({"to": "+14155550111"}, False), ({"from": "+14155550111"}, False)],
+)
+def test_a_listed_call_is_the_attempt_when_it_went_to_the_recipient_from_our_number(
+    payload: Callable[[str], bytes], changes: dict[str, str], expected: bool
+) -> None:
+    call = {**json.loads(payload("call_created.json")), **changes}
+    envelope = Envelope(
+        channel="voice", recipient=Address(channel="voice", value="+14155550199"), content="Hi"
+    )
+    since = datetime(2026, 11, 3, tzinfo=UTC)
+    assert payloads.call_lookup(envelope, from_=BUSINESS, since=since).matches(call) is expected
+
+
+def test_a_listed_calls_status_maps_through_the_call_table() -> None:
+    assert payloads.CALLS.status_of("completed") is DeliveryStatus.COMPLETED
+    assert payloads.CALLS.status_of("no-answer") is DeliveryStatus.NO_ANSWER
+    assert payloads.CALLS.status_of("something-new") is DeliveryStatus.INITIATED

@@ -1,9 +1,9 @@
 """The ``sms.twilio`` adapter: SMS and MMS through Twilio Programmable Messaging.
 
 :class:`~omnichannel_twilio.adapter.TwilioAdapter` does what both Twilio adapters share (auth,
-errors, signatures); this class supplies Messaging's parts: the form-encoded create-message
-request (from :mod:`.payloads`), the reading of the answer and the webhooks (from
-:mod:`.webhooks`). Each send asks Twilio
+errors, signatures, the lookup behind ``reconcile``); this class supplies Messaging's parts: the
+form-encoded create-message request (from :mod:`.payloads`), the reading of the answer, the
+webhooks (from :mod:`.webhooks`) and how a listed message is recognised. Each send asks Twilio
 to report statuses to ``{public_url}/webhooks/sms?envelope_id=<id>``, so every status callback
 names the envelope it is about.
 """
@@ -11,6 +11,7 @@ names the envelope it is about.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Final
 
 from omnichannel import AddressKind, Envelope, ProviderError, WebhookRequest
@@ -25,6 +26,7 @@ from omnichannel.plugin import (
     WebhookResult,
 )
 from omnichannel_twilio.adapter import TwilioAdapter
+from omnichannel_twilio.lookups import Lookup
 from omnichannel_twilio.messaging import payloads
 from omnichannel_twilio.messaging.webhooks import inbound_params, parse_request
 from omnichannel_twilio.payloads import create_request, status_callback_url
@@ -53,6 +55,8 @@ CAPABILITIES: Final = Capabilities(
     # delivered, undelivered, failed, canceled; never read.
     statuses=frozenset(payloads.MESSAGE_STATUSES.values()),
     inbound={InboundMode.WEBHOOK},
+    # The Messages list can be read by To, From and DateSent: an unknown send is looked up.
+    reconcile=True,
 )
 
 
@@ -121,3 +125,12 @@ class TwilioSmsAdapter(TwilioAdapter[TwilioSmsSettings]):
             messaging_service_sid=self.settings.messaging_service_sid,
         )
         return signed_request(self.settings.auth_token, url, params)
+
+    def lookup(self, envelope: Envelope, since: datetime) -> Lookup:
+        """To the recipient, from the sender (or Messaging Service) the send used, its body."""
+        return payloads.message_lookup(
+            envelope,
+            from_=self.settings.from_,
+            messaging_service_sid=self.settings.messaging_service_sid,
+            since=since,
+        )

@@ -1,10 +1,13 @@
 """Pure mapping between envelopes and Twilio Programmable Messaging: the create-message form,
-the status table and the messaging error codes. No I/O, so everything here tests as a table.
+the status table, the messaging error codes and the lookup of a message. No I/O, so everything
+here tests as a table.
 
 Wire facts (Twilio's Message resource): a message is created by a form-encoded
 ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` with ``MediaUrl`` repeated once per
-item; the ``201`` answer is JSON (counts as strings, SIDs ``SM…``/``MM…``). What every Twilio
-resource shares (URLs, form encoding, errors) is in
+item; the ``201`` answer is JSON (counts as strings, SIDs ``SM…``/``MM…``). The Messages list
+is read with the filters ``To``, ``From`` and ``DateSent`` (a day, ``YYYY-MM-DD`` in GMT, or an
+inequality: ``DateSent>=YYYY-MM-DD``, sent as the parameter ``DateSent>``), newest first.
+What every Twilio resource shares (URLs, form encoding, errors) is in
 :mod:`omnichannel_twilio.payloads`.
 """
 
@@ -27,6 +30,7 @@ from omnichannel import (
     Visibility,
 )
 from omnichannel_twilio import payloads
+from omnichannel_twilio.lookups import Lookup, lookup
 from omnichannel_twilio.payloads import CodeRule, FormPairs, TwilioResource, rules
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "OWN_FIELDS",
     "envelope_form",
     "message_form",
+    "message_lookup",
     "messages_url",
     "sender_of",
     "sent_status",
@@ -183,13 +188,15 @@ INBOUND_STATUSES: Final = frozenset({"receiving", "received"})
 """The values that mark an inbound message rather than a status callback."""
 
 
-MESSAGES: Final = TwilioResource("Messages", "message")
+MESSAGES: Final = TwilioResource(
+    "Messages", "message", "DateSent", MESSAGE_STATUSES, new_status=DeliveryStatus.ACCEPTED
+)
 """Twilio's Messages resource."""
 
 
 def sent_status(value: object) -> DeliveryStatus:
     """The status of a message Twilio created (ACCEPTED when Twilio says something new)."""
-    return MESSAGE_STATUSES.get(str(value), DeliveryStatus.ACCEPTED)
+    return MESSAGES.status_of(value)
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -248,3 +255,24 @@ ERROR_CODES: Final[Mapping[int, CodeRule]] = {
 }
 """The shared Twilio codes and those of Messaging, classified by what the caller should do.
 A code missing here is a ``provider_error`` that keeps its code and message."""
+
+
+# --- the lookup (reconcile) -----------------------------------------------------------------------
+
+
+def message_lookup(
+    envelope: Envelope, *, from_: str | None, messaging_service_sid: str | None, since: datetime
+) -> Lookup:
+    """The lookup of the message a send of ``envelope`` at or after ``since`` creates: to its
+    recipient, from the sender the send used (or, through a Messaging Service's pool, from that
+    service), with its body."""
+    sender = sender_of(envelope, from_)
+    through = {} if sender else {"messaging_service_sid": messaging_service_sid}
+    return lookup(
+        MESSAGES,
+        to=envelope.recipient.value,
+        from_=sender,
+        since=since,
+        body=envelope.content.plain_text,
+        **through,
+    )

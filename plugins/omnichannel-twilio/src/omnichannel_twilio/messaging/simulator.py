@@ -1,13 +1,14 @@
 """A local stand-in for Twilio Programmable Messaging, mounted by ``omni sandbox`` at
 ``/twilio-messaging``.
 
-On the routes and auth every Twilio simulator shares
+On the routes, auth and lists every Twilio simulator shares
 (:class:`~omnichannel_twilio.simulator.TwilioSimulator`), it accepts the create-message
 requests the adapter sends and answers as Twilio does: the required fields (``21604`` no To,
 ``21603`` no From, ``21602`` no Body/MediaUrl/ContentSid), Twilio's magic test numbers, and a
 ``201`` with a realistic message resource. Then it posts signed status callbacks (``sent``,
 then ``delivered``) to the request's ``StatusCallback``, pausing ``step_delay`` between them, in
-reverse order when the context asks for disorder.
+reverse order when the context asks for disorder. ``GET …/Messages.json`` lists the messages
+by ``To``, ``From`` and ``DateSent``, as ``reconcile`` reads them.
 """
 
 from __future__ import annotations

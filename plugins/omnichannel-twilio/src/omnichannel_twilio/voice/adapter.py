@@ -2,7 +2,7 @@
 text and, when asked, connects an agent; call progress comes back as status updates.
 
 :class:`~omnichannel_twilio.adapter.TwilioAdapter` does what both Twilio adapters share (auth,
-errors, signatures); this class builds
+errors, signatures, the lookup behind ``reconcile``); this class builds
 ``POST /2010-04-01/Accounts/{AccountSid}/Calls.json`` with inline TwiML (:mod:`.payloads`) and
 reads call webhooks (:mod:`.webhooks`). Scheduling (``Envelope.send_at``) is the router's: it
 keeps the envelope until it is due, then calls :meth:`send`.
@@ -10,6 +10,7 @@ keeps the envelope until it is due, then calls :meth:`send`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Final
 
 from omnichannel import (
@@ -34,6 +35,7 @@ from omnichannel.plugin import (
     WebhookResult,
 )
 from omnichannel_twilio.adapter import TwilioAdapter
+from omnichannel_twilio.lookups import Lookup
 from omnichannel_twilio.payloads import create_request, options_of, status_callback_url
 from omnichannel_twilio.settings import TwilioVoiceSettings
 from omnichannel_twilio.voice import payloads
@@ -54,6 +56,8 @@ CAPABILITIES: Final = Capabilities(
     calls=True,
     statuses=frozenset(payloads.CALL_STATUSES.values()),
     inbound={InboundMode.WEBHOOK},
+    # The Calls list can be read by To, From and StartTime: an unknown send is looked up.
+    reconcile=True,
 )
 
 
@@ -178,3 +182,7 @@ class TwilioVoiceAdapter(TwilioAdapter[TwilioVoiceSettings]):
             language=self.settings.language,
         )
         return signed_request(self.settings.auth_token, url, params)
+
+    def lookup(self, envelope: Envelope, since: datetime) -> Lookup:
+        """To the recipient, from the business number."""
+        return payloads.call_lookup(envelope, from_=self.settings.from_, since=since)

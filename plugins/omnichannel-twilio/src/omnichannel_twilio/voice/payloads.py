@@ -1,7 +1,10 @@
 """Pure mapping between omnichannel and Twilio Voice: TwiML, the create-call form, the call
-status table and the voice error codes. No I/O here, so every rule tests as a table.
+status table, the voice error codes and the lookup of a call. No I/O here, so every rule tests
+as a table.
 
-References: Twilio's Call resource (``POST /2010-04-01/Accounts/{AccountSid}/Calls.json``), TwiML
+References: Twilio's Call resource (``POST /2010-04-01/Accounts/{AccountSid}/Calls.json``; the
+Calls list is read with the filters ``To``, ``From`` and ``StartTime``, a day or an inequality
+such as ``StartTime>=YYYY-MM-DD``), TwiML
 ``<Say>``/``<Dial>``, call status callbacks, and the error pages of the codes below. What every
 Twilio resource shares (URLs, form encoding, errors) is in :mod:`omnichannel_twilio.payloads`.
 """
@@ -10,10 +13,12 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Final
 
-from omnichannel import DeliveryStatus, FailureReason, InvalidRecipient, ProviderError
+from omnichannel import DeliveryStatus, Envelope, FailureReason, InvalidRecipient, ProviderError
 from omnichannel_twilio import payloads
+from omnichannel_twilio.lookups import Lookup, lookup
 from omnichannel_twilio.payloads import CodeRule, FormPairs, TwilioResource, rules
 
 __all__ = [
@@ -29,6 +34,7 @@ __all__ = [
     "UNREACHABLE_STATUSES",
     "XML_DECLARATION",
     "answered_by_machine",
+    "call_lookup",
     "callback_twiml",
     "calls_path",
     "create_call_form",
@@ -158,7 +164,9 @@ UNREACHABLE_STATUSES: Final = frozenset(
 """Call outcomes that say nothing about the customer's number: try later or another channel."""
 
 
-CALLS: Final = TwilioResource("Calls", "call")
+CALLS: Final = TwilioResource(
+    "Calls", "call", "StartTime", CALL_STATUSES, new_status=DeliveryStatus.INITIATED
+)
 """Twilio's Calls resource."""
 
 
@@ -199,3 +207,14 @@ ERROR_CODES: Final[Mapping[int, CodeRule]] = {
     13224: CodeRule(error=InvalidRecipient, reason=FailureReason.INVALID_RECIPIENT),
 }
 """The shared Twilio codes and those of Voice: Twilio error code -> the error to raise."""
+
+
+# --- the lookup (reconcile) -----------------------------------------------------------------------
+
+
+def call_lookup(envelope: Envelope, *, from_: str, since: datetime) -> Lookup:
+    """The lookup of the call a send of ``envelope`` at or after ``since`` places: to its
+    recipient, from the business number, started (``StartTime``) on or after the day of
+    ``since``. A call resource carries nothing else of the envelope (not its TwiML, not its
+    callback URL), so two calls to one number within the lookup margin look alike."""
+    return lookup(CALLS, to=envelope.recipient.value, from_=from_, since=since)

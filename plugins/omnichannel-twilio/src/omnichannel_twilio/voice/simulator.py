@@ -1,13 +1,13 @@
 """A local stand-in for Twilio Voice's Calls API, mounted by ``omni sandbox`` at
 ``/twilio-voice``.
 
-On the routes and auth every Twilio simulator shares
+On the routes, auth and lists every Twilio simulator shares
 (:class:`~omnichannel_twilio.simulator.TwilioSimulator`), it accepts the adapter's create-call
 requests, checks what Twilio checks (``To``/``From`` and one of ``Twiml``/``Url``/
 ``ApplicationSid``, that ``From`` belongs to the account), answers with Twilio's status codes and
 bodies, then plays the call: it posts signed call status callbacks to the request's
 ``StatusCallback`` for each subscribed event, and keeps the call resource up to date, as
-``GET …/Calls/{Sid}.json`` reads it.
+``GET …/Calls.json`` (by ``To``, ``From`` and ``StartTime``) and ``reconcile`` read it.
 
 Magic numbers, as ``To``, choose how a call goes (like Twilio's test credentials):
 
