@@ -1,5 +1,6 @@
-"""Fixtures every test module of the Twilio plugin uses: the copied vectors and the
-provider-shaped payloads under ``tests/payloads/`` (see its README for each one's source)."""
+"""Fixtures every test module of the Twilio plugin uses: the copied vectors, the
+provider-shaped payloads under ``tests/payloads/`` (see its README for each one's source), and
+the recorder the simulators post their callbacks to."""
 
 from __future__ import annotations
 
