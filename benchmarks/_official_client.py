@@ -1,6 +1,6 @@
 """The SMS adapter against the official twilio client, for ``send.py``.
 
-Used only when both ``omnichannel-sms`` and ``twilio`` are installed
+Used only when both ``omnichannel-twilio`` and ``twilio`` are installed
 (``pip install -r benchmarks/requirements.txt``). The official client is pointed at the local
 server by rewriting the API host in its HTTP client, so every variant POSTs the same form to the
 same server.
@@ -28,7 +28,7 @@ Variant = Callable[[str, int, int], Awaitable[float]]
 
 
 async def sms_adapter(url: str, count: int, concurrency: int) -> float:
-    from omnichannel_sms import TwilioSmsAdapter, TwilioSmsSettings
+    from omnichannel_twilio import TwilioSmsAdapter, TwilioSmsSettings
 
     from omnichannel.plugin import build_settings
 

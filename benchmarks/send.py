@@ -2,7 +2,7 @@
 
 N form POSTs at concurrency C to a local uvicorn server (a separate process, so the server does
 not share the client's core), each variant run in turn for several rounds; prints the median
-messages per second of each and its ratio to bare aiohttp. With ``omnichannel-sms`` and
+messages per second of each and its ratio to bare aiohttp. With ``omnichannel-twilio`` and
 ``benchmarks/requirements.txt`` installed, it also compares the ``sms.twilio`` adapter with the
 official twilio client in its async and sync (thread pool) modes. Figures from one run on one
 machine:
@@ -133,13 +133,13 @@ def main() -> None:
         "prebuilt request, transport": prebuilt_request_on_transport,
         "omnichannel router.send": omnichannel_router,
     }
-    if importlib.util.find_spec("omnichannel_sms") and importlib.util.find_spec("twilio"):
+    if importlib.util.find_spec("omnichannel_twilio") and importlib.util.find_spec("twilio"):
         from _official_client import VARIANTS
 
         variants.update(VARIANTS)
     else:
         print(
-            "(install omnichannel-sms and benchmarks/requirements.txt to compare sms.twilio "
+            "(install omnichannel-twilio and benchmarks/requirements.txt to compare sms.twilio "
             "with the official twilio client)"
         )
     results: dict[str, list[float]] = {name: [] for name in variants}

@@ -27,8 +27,7 @@ CALL_CREATED = Reply(201, json.dumps({"sid": "CA0123456789abcdef0123456789abcdef
 
 @pytest.fixture(autouse=True)
 def _needs_the_twilio_adapters() -> None:
-    pytest.importorskip("omnichannel_sms")
-    pytest.importorskip("omnichannel_voice")
+    pytest.importorskip("omnichannel_twilio")
 
 
 def _config(tmp_path: Path, sms_url: str, voice_url: str | None = None) -> Path:
@@ -56,7 +55,7 @@ def _config(tmp_path: Path, sms_url: str, voice_url: str | None = None) -> Path:
 
 
 async def _omni(*args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "OMNICHANNEL_PLUGINS": "sms,voice"}
+    env = {**os.environ, "OMNICHANNEL_PLUGINS": "twilio"}
     code = "import sys; from omnichannel.cli import main; main(sys.argv[1:])"
     result = await anyio.run_process([sys.executable, "-c", code, *args], check=False, env=env)
     return result.returncode, result.stdout.decode(), result.stderr.decode()

@@ -13,7 +13,7 @@ pytest_plugins = ["pytester"]
 SMS_CONTRACT = (
     Path(__file__).resolve().parents[1]
     / "plugins"
-    / "omnichannel-sms"
+    / "omnichannel-twilio"
     / "tests"
     / "test_contract.py"
 )
@@ -22,7 +22,7 @@ HEADER = f"""
 import importlib.util
 
 import attrs
-from omnichannel_sms import TwilioSmsAdapter, TwilioSmsSettings
+from omnichannel_twilio import TwilioSmsAdapter, TwilioSmsSettings
 
 spec = importlib.util.spec_from_file_location("sms_contract", {str(SMS_CONTRACT)!r})
 module = importlib.util.module_from_spec(spec)
@@ -65,8 +65,8 @@ class TestConforming(Conforming):
 
 
 @pytest.fixture(autouse=True)
-def _needs_the_sms_plugin() -> None:
-    pytest.importorskip("omnichannel_sms")
+def _needs_the_twilio_plugin() -> None:
+    pytest.importorskip("omnichannel_twilio")
 
 
 def _run(pytester: pytest.Pytester, case: str) -> pytest.RunResult:

@@ -1,5 +1,5 @@
-"""The examples run end to end against the sandbox, in process (the bundled SMS and voice
-plugins are installed by the README's install command)."""
+"""The examples run end to end against the sandbox, in process (the bundled Twilio plugin,
+with its SMS and voice adapters, is installed by the README's install command)."""
 
 from __future__ import annotations
 
@@ -31,10 +31,9 @@ def _load(name: str) -> ModuleType:
 
 
 async def test_the_support_desk_escalates_call_me_to_a_voice_callback_with_an_agent() -> None:
-    pytest.importorskip("omnichannel_sms")
-    pytest.importorskip("omnichannel_voice")
+    pytest.importorskip("omnichannel_twilio")
     config = load_config(EXAMPLES / "omnichannel.toml", environ={})
-    host = PluginHost.from_entry_points(only=["sms", "voice"])
+    host = PluginHost.from_entry_points(only=["twilio"])
     context = SimulatorContext(public_url=config.public_url)
     sandbox = build_sandbox(config, host, context)
     api_calls: list[httpx.Request] = []

@@ -188,17 +188,17 @@ def _required_files(name: str) -> set[str]:
 
 
 def test_the_required_file_set_is_the_style_guide_shape() -> None:
-    assert _required_files("sms") == {
+    assert _required_files("twilio") == {
         "pyproject.toml",
         "README.md",
-        "src/omnichannel_sms/__init__.py",
-        "src/omnichannel_sms/py.typed",
-        "src/omnichannel_sms/hooks.py",
-        "src/omnichannel_sms/settings.py",
-        "src/omnichannel_sms/adapter.py",
-        "src/omnichannel_sms/payloads.py",
-        "src/omnichannel_sms/webhooks.py",
-        "src/omnichannel_sms/simulator.py",
+        "src/omnichannel_twilio/__init__.py",
+        "src/omnichannel_twilio/py.typed",
+        "src/omnichannel_twilio/hooks.py",
+        "src/omnichannel_twilio/settings.py",
+        "src/omnichannel_twilio/adapter.py",
+        "src/omnichannel_twilio/payloads.py",
+        "src/omnichannel_twilio/webhooks.py",
+        "src/omnichannel_twilio/simulator.py",
         "tests/payloads/README.md",
         "tests/test_payloads.py",
         "tests/test_adapter.py",
@@ -238,19 +238,20 @@ def test_every_plugin_readme_has_the_template_sections_in_order(plugin: Path) ->
 
 
 def test_the_channel_reference_is_generated_from_the_installed_adapters() -> None:
-    pytest.importorskip("omnichannel_sms")
-    pytest.importorskip("omnichannel_voice")
-    pytest.importorskip("omnichannel_telegram")
+    for plugin in ("twilio", "email", "whatsapp", "x", "telegram"):
+        pytest.importorskip(f"omnichannel_{plugin}")
     from click.testing import CliRunner
 
     from omnichannel.cli import omni
 
     result = CliRunner().invoke(
-        omni, ["channels", "--markdown"], env={"OMNICHANNEL_PLUGINS": "sms,voice,telegram"}
+        omni,
+        ["channels", "--markdown"],
+        env={"OMNICHANNEL_PLUGINS": "twilio,email,whatsapp,x,telegram"},
     )
     assert result.exit_code == 0, result.output
     committed = (ROOT / "docs" / "channels.md").read_text(encoding="utf-8")
     assert result.stdout == committed, (
-        "docs/channels.md is out of date: regenerate it with "
-        "OMNICHANNEL_PLUGINS=sms,voice,telegram omni channels --markdown > docs/channels.md"
+        "docs/channels.md is out of date: regenerate it with OMNICHANNEL_PLUGINS="
+        "twilio,email,whatsapp,x,telegram omni channels --markdown > docs/channels.md"
     )

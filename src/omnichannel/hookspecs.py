@@ -3,7 +3,7 @@
 Plugins are Python modules named by an entry point in the ``omnichannel`` group::
 
     [project.entry-points.omnichannel]
-    sms = "omnichannel_sms.hooks"
+    fax = "omnichannel_fax.hooks"
 
 and implement hooks with the :data:`hookimpl` marker. Hooks are synchronous, cheap and
 declarative: registration hooks return classes and never open connections. Only

@@ -44,7 +44,7 @@ def warn(message: str) -> None:
 
 
 INSTALL_HINT = (
-    "no channel plugins are installed; install one, for example "
-    "`pip install -e plugins/omnichannel-sms` from a checkout, or a published "
+    "no channel plugins are installed; install the bundled ones with "
+    "`pip install -r requirements.txt` from a checkout, or a published "
     "omnichannel-<channel> distribution"
 )
