@@ -13,6 +13,7 @@ from omnichannel import (
     Address,
     Choice,
     Content,
+    ContentRejected,
     DeliveryStatus,
     Envelope,
     EnvelopeExpired,
@@ -735,3 +736,40 @@ async def test_a_provider_scoped_id_is_a_recipient_of_its_channel_only() -> None
     with pytest.raises(InvalidAddress, match="not a valid phone number"):
         await router.send(make_envelope(channel="whatsapp", to="+1555"))
     assert sms.sent == []
+
+
+async def test_the_signpost_text_names_the_customer_and_a_failed_post_says_the_dm_went() -> None:
+    sent: list[Envelope] = []
+
+    def dm_then_refuse(envelope: Envelope) -> str:
+        sent.append(envelope)
+        if envelope.visibility is Visibility.PUBLIC:
+            raise ContentRejected("duplicate content")
+        return "dm-1"
+
+    social = FakeAdapter(dm_then_refuse, channel="social", capabilities=SOCIAL)
+    router = _router(
+        social, restricted_public="signpost", signpost_text="@{name} check your DMs ({reference})"
+    )
+    envelope = make_envelope(
+        channel="social",
+        to="2244994945",
+        text="your refund",
+        visibility="public",
+        sensitivity="restricted",
+        conversation_id="01JCONVERSATION42",
+    )
+    envelope = attrs.evolve(
+        envelope, recipient=Address(channel="social", value="2244994945", name="alice")
+    )
+    with pytest.raises(ContentRejected) as caught:
+        await router.send(envelope)
+    assert sent[1].content.text == "@alice check your DMs (TION42)"
+    assert caught.value.receipt is not None
+    assert caught.value.receipt.provider_ids == ("dm-1",)
+    assert "the content itself went privately" in str(caught.value)
+
+
+def test_a_signpost_text_with_an_unknown_placeholder_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"only \{name\}, \{recipient\} and \{reference\}"):
+        RoutingPolicy(signpost_text="hi {handle}")

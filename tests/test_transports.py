@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 
+import attrs
 import pytest
 
 from omnichannel import OutcomeUnknown, TransportError
@@ -133,3 +134,32 @@ async def test_the_stand_in_records_what_the_transport_sent() -> None:
     assert seen.header("x-key") == "k"
     assert seen.header("content-type") == "application/json"
     assert seen.body == '{"text":"café"}'.encode()
+
+
+async def test_an_answer_over_the_requests_limit_is_refused_before_it_is_read() -> None:
+    from omnichannel import ProviderError
+
+    sender = _sender(Sleeps())
+    big = Reply(200, b"x" * 200_000)
+    async with ScriptedServer([big]) as server:
+        request = ProviderRequest(
+            method="GET", url=f"{server.url}/media/1", idempotent=True, max_response_bytes=1000
+        )
+        with pytest.raises(ProviderError, match="over the limit of 1000 bytes"):
+            await sender.send(request)
+        small = attrs.evolve(request, max_response_bytes=500_000)
+        assert len((await sender.send(small)).body) == 200_000
+    await sender.aclose()
+
+
+async def test_an_httpx_transport_answer_over_the_limit_is_refused_too() -> None:
+    import httpx
+
+    from omnichannel import ProviderError
+
+    sender = Sender(httpx.MockTransport(lambda request: httpx.Response(200, content=b"y" * 5000)))
+    request = ProviderRequest(
+        method="GET", url="https://media.example.com/1", idempotent=True, max_response_bytes=100
+    )
+    with pytest.raises(ProviderError, match="over the limit of 100 bytes"):
+        await sender.send(request)

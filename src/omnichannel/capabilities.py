@@ -357,8 +357,6 @@ class Capabilities:
             found.append("a calling channel must report call statuses")
         if not self.calls and self.statuses & call_statuses:
             found.append("call statuses declared on a channel with calls=False")
-        if DeliveryStatus.READ in self.statuses and DeliveryStatus.DELIVERED not in self.statuses:
-            found.append("a channel that reports read must also report delivered")
         if self.reply_chain and not self.split_long_text:
             found.append("reply_chain needs split_long_text")
         if self.sms_segments and self.weighted_length is not None:

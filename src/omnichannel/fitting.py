@@ -377,7 +377,7 @@ def _fit_length(
         texts = split_text(content.text, limit, measure=measure)
     except ValueError as exc:
         raise ContentTooLong(f"the text is {size} and cannot be split: {exc}") from None
-    how = "a reply chain of" if capabilities.reply_chain else "in"
+    how = "into a reply chain of" if capabilities.reply_chain else "in"
     note = (
         f"The text is {size}, over the limit of {limit}, so it was split {how} {len(texts)} parts."
     )

@@ -159,6 +159,8 @@ class ProviderRequest:
     body: bytes = b""
     idempotent: bool = False
     timeout: float | None = None
+    max_response_bytes: int | None = None
+    """The largest answer to read (a media download); a bigger one is refused part-way."""
 
     @classmethod
     def json(
@@ -277,9 +279,18 @@ class ProviderResponse:
         return f"<ProviderResponse {self.status_code} {len(self.body)}B>"
 
 
+def answer_too_large(request: ProviderRequest, limit: int) -> ProviderError:
+    """The error for an answer over ``request.max_response_bytes``."""
+    return ProviderError(
+        f"the answer from {request.host} is over the limit of {limit} bytes; it was not read",
+        retryable=False,
+    )
+
+
 class Transport(Protocol):
     """What carries provider requests. Raise :class:`~omnichannel.TransportError` with
-    ``request_sent`` saying whether any byte of the request was written."""
+    ``request_sent`` saying whether any byte of the request was written, and
+    :func:`answer_too_large` for an answer over the request's ``max_response_bytes``."""
 
     async def send(self, request: ProviderRequest, time_limit: float) -> ProviderResponse:
         """Send ``request``; the whole exchange must end within ``time_limit`` seconds."""

@@ -164,7 +164,10 @@ class RoutingPolicy:
         default=RestrictedPublic.REFUSE, converter=RestrictedPublic
     )
     signpost_text: str = DEFAULT_SIGNPOST_TEXT
-    """The public answer posted under the signpost policy."""
+    """The public answer posted under the signpost policy. ``{name}`` (the customer's display
+    name, else their address), ``{recipient}`` (their address) and ``{reference}`` (a short
+    reference of the conversation) are filled in: some public channels refuse a post that
+    repeats a recent one word for word."""
     signpost_channel: str | None = None
     """Where the private part goes when the channel has no private mode of its own."""
     handler_timeout: float = DEFAULT_HANDLER_TIMEOUT
@@ -183,3 +186,15 @@ class RoutingPolicy:
             raise ValueError("handler_timeout must be a positive number of seconds")
         if not self.signpost_text.strip():
             raise ValueError("signpost_text must not be empty")
+        try:
+            self.signpost_for(recipient="r", name=None, reference="c")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "signpost_text may use only {name}, {recipient} and {reference}"
+            ) from None
+
+    def signpost_for(self, *, recipient: str, name: str | None, reference: str) -> str:
+        """The signpost text for one customer, its placeholders filled in."""
+        return self.signpost_text.format_map(
+            {"recipient": recipient, "name": name or recipient, "reference": reference[-6:]}
+        )

@@ -541,7 +541,13 @@ class Router:
         public = attrs.evolve(
             envelope,
             id=new_envelope_id(),
-            content=Content(text=self.policy.signpost_text),
+            content=Content(
+                text=self.policy.signpost_for(
+                    recipient=envelope.recipient.value,
+                    name=envelope.recipient.name,
+                    reference=conversation,
+                )
+            ),
             sensitivity=Sensitivity.NORMAL,
             conversation_id=conversation,
         )
@@ -549,7 +555,13 @@ class Router:
 
     async def _signposted(self, signpost: _Signpost) -> SendReceipt:
         private_receipt = await self._send_on(signpost.private, signpost=False)
-        public_receipt = await self._send_on(signpost.public, signpost=False)
+        try:
+            public_receipt = await self._send_on(signpost.public, signpost=False)
+        except SendError as error:
+            # The content already went privately: say so, or the caller may send it again.
+            error.receipt = private_receipt
+            error.message += "; the content itself went privately (error.receipt)"
+            raise
         return attrs.evolve(
             private_receipt,
             conversation_id=signpost.private.conversation_id,

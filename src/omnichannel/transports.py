@@ -19,7 +19,12 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from omnichannel.errors import TransportError
-from omnichannel.http import DEFAULT_CONNECT_TIMEOUT_SECONDS, ProviderRequest, ProviderResponse
+from omnichannel.http import (
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    ProviderRequest,
+    ProviderResponse,
+    answer_too_large,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -43,6 +48,21 @@ def _after_sending(request: ProviderRequest, what: str) -> TransportError:
     # Retryable only for an idempotent request: the Sender turns it into OutcomeUnknown
     # for the others.
     return TransportError(f"{what} ({request.method} to {_endpoint(request)})", request_sent=True)
+
+
+async def _read_capped(
+    response: aiohttp.ClientResponse, request: ProviderRequest, limit: int
+) -> bytes:
+    if response.content_length is not None and response.content_length > limit:
+        raise answer_too_large(request, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise answer_too_large(request, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class AiohttpTransport:
@@ -93,7 +113,11 @@ class AiohttpTransport:
                 timeout=self._timeout(time_limit),
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
+                limit = request.max_response_bytes
+                if limit is None:
+                    body = await response.read()
+                else:
+                    body = await _read_capped(response, request, limit)
                 return ProviderResponse(
                     status_code=response.status, headers=response.headers, body=body
                 )
@@ -145,6 +169,17 @@ class AiohttpTransport:
             await session.close()
 
 
+async def _aread_capped(response: httpx.Response, request: ProviderRequest, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise answer_too_large(request, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class HttpxTransport:
     """Adapts an httpx async transport (``MockTransport``, ``ASGITransport``, a custom one)."""
 
@@ -161,10 +196,14 @@ class HttpxTransport:
         outgoing.extensions["timeout"] = httpx.Timeout(
             time_limit, connect=min(time_limit, DEFAULT_CONNECT_TIMEOUT_SECONDS)
         ).as_dict()
+        limit = request.max_response_bytes
         try:
             response = await self.inner.handle_async_request(outgoing)
             try:
-                body = await response.aread()
+                if limit is None:
+                    body = await response.aread()
+                else:
+                    body = await _aread_capped(response, request, limit)
             finally:
                 await response.aclose()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

@@ -221,7 +221,7 @@ async def test_a_reply_over_280_weighted_characters_becomes_a_reply_chain(
     assert [body["text"][:6] for body in bodies] == ["(1/3) ", "(2/3) ", "(3/3) "]
     assert all(len(body["text"]) <= 280 for body in bodies)
     assert receipt.provider_ids == ("301", "302", "303")
-    assert "a reply chain of 3 parts" in receipt.fitting.notes[0]
+    assert "into a reply chain of 3 parts" in receipt.fitting.notes[0]
 
 
 async def test_wide_characters_weigh_two_so_140_fit_and_141_do_not(api: respx.Router) -> None:
