@@ -137,7 +137,7 @@ async def test_the_stand_in_records_what_the_transport_sent() -> None:
 
 
 async def test_an_answer_over_the_requests_limit_is_refused_before_it_is_read() -> None:
-    from omnichannel import ProviderError
+    from omnichannel import ResponseTooLarge
 
     sender = _sender(Sleeps())
     big = Reply(200, b"x" * 200_000)
@@ -145,7 +145,7 @@ async def test_an_answer_over_the_requests_limit_is_refused_before_it_is_read() 
         request = ProviderRequest(
             method="GET", url=f"{server.url}/media/1", idempotent=True, max_response_bytes=1000
         )
-        with pytest.raises(ProviderError, match="over the limit of 1000 bytes"):
+        with pytest.raises(ResponseTooLarge, match="over the limit of 1000 bytes"):
             await sender.send(request)
         small = attrs.evolve(request, max_response_bytes=500_000)
         assert len((await sender.send(small)).body) == 200_000
@@ -155,11 +155,11 @@ async def test_an_answer_over_the_requests_limit_is_refused_before_it_is_read() 
 async def test_an_httpx_transport_answer_over_the_limit_is_refused_too() -> None:
     import httpx
 
-    from omnichannel import ProviderError
+    from omnichannel import ResponseTooLarge
 
     sender = Sender(httpx.MockTransport(lambda request: httpx.Response(200, content=b"y" * 5000)))
     request = ProviderRequest(
         method="GET", url="https://media.example.com/1", idempotent=True, max_response_bytes=100
     )
-    with pytest.raises(ProviderError, match="over the limit of 100 bytes"):
+    with pytest.raises(ResponseTooLarge, match="over the limit of 100 bytes"):
         await sender.send(request)

@@ -11,7 +11,8 @@ OmnichannelError
 │   └── InvalidMediaUrl           a media URL that may not be fetched (scheme, credentials, host)
 ├── SendError                     a send did not happen; `retryable`: is trying again safe
 │   ├── ProviderError             the provider answered with an error
-│   │   └── RateLimited           slow down; `retry_after` seconds when the provider said
+│   │   ├── RateLimited           slow down; `retry_after` seconds when the provider said
+│   │   └── ResponseTooLarge      the answer was over the request's size cap; it was not read
 │   ├── TransportError            the provider could not be reached: nothing was sent
 │   ├── OutcomeUnknown            the request may have been processed: never resend blindly;
 │   │                             wait for a status, reconcile(), or ask an operator
@@ -58,6 +59,7 @@ __all__ = [
     "PolicyViolation",
     "ProviderError",
     "RateLimited",
+    "ResponseTooLarge",
     "SendError",
     "TransportError",
     "UnknownAdapter",
@@ -244,6 +246,10 @@ class RateLimited(ProviderError):
 
     default_reason = FailureReason.RATE_LIMITED
     default_retryable = True
+
+
+class ResponseTooLarge(ProviderError):
+    """The provider's answer was over the request's ``max_response_bytes``; it was not read."""
 
 
 class TransportError(SendError):

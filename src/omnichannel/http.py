@@ -41,6 +41,7 @@ from omnichannel.errors import (
     OutcomeUnknown,
     ProviderError,
     RateLimited,
+    ResponseTooLarge,
     SendError,
     TransportError,
 )
@@ -279,9 +280,9 @@ class ProviderResponse:
         return f"<ProviderResponse {self.status_code} {len(self.body)}B>"
 
 
-def answer_too_large(request: ProviderRequest, limit: int) -> ProviderError:
+def answer_too_large(request: ProviderRequest, limit: int) -> ResponseTooLarge:
     """The error for an answer over ``request.max_response_bytes``."""
-    return ProviderError(
+    return ResponseTooLarge(
         f"the answer from {request.host} is over the limit of {limit} bytes; it was not read",
         retryable=False,
     )

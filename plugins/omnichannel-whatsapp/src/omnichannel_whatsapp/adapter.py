@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Final
 
+import attrs
+
 from omnichannel import (
     AddressKind,
     ContentRejected,
@@ -29,6 +31,7 @@ from omnichannel import (
     Envelope,
     Media,
     ProviderError,
+    ResponseTooLarge,
     SendError,
     TextFormat,
     UnsupportedFeature,
@@ -258,9 +261,16 @@ class MetaWhatsappAdapter(BaseAdapter[MetaWhatsappSettings]):
             raise ContentRejected(
                 f"media {media_id} is {info.file_size} bytes, over the limit of {max_bytes}"
             )
-        fetched = await self.context.sender.send(
-            media.download_request(info, self.auth_headers), error_for=self.error_for_response
+        # The cap stops the read part-way: Meta's stated size may be missing or wrong.
+        download = attrs.evolve(
+            media.download_request(info, self.auth_headers), max_response_bytes=max_bytes
         )
+        try:
+            fetched = await self.context.sender.send(download, error_for=self.error_for_response)
+        except ResponseTooLarge:
+            raise ContentRejected(
+                f"media {media_id} is over the limit of {max_bytes} bytes"
+            ) from None
         return media.downloaded_media(info, fetched.body, max_bytes=max_bytes)
 
     # -- webhooks ------------------------------------------------------------------------------
