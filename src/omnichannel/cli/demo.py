@@ -98,7 +98,12 @@ def demo(timeout: float, step_delay: float, out_of_order: bool, as_json: bool) -
                     click.echo(f"sandbox on {sandbox_url}, listener on {public_url}")
                 for channel in router.channels:
                     await _exercise(
-                        router, channel, simulators[channel], public_url, as_json, failures
+                        router,
+                        channel,
+                        simulators[channel],
+                        (sandbox_url, public_url),
+                        as_json,
+                        failures,
                     )
                 with anyio.move_on_after(timeout):
                     await context.settle()
@@ -131,10 +136,15 @@ async def _exercise(
     router: Router,
     channel: str,
     simulator: Any,
-    public_url: str,
+    urls: tuple[str, str],
     as_json: bool,
     failures: list[str],
 ) -> None:
+    # On a channel with a session window the customer writes first, as in real life: a
+    # business may answer only within the window.
+    windowed = router.adapter(channel).capabilities.session_window is not None
+    if windowed and not await _customer_writes(router, channel, simulator, urls, failures):
+        return
     envelope = Envelope(
         channel=channel,
         recipient=Address(channel=channel, value=simulator.sample_recipient),
@@ -150,14 +160,28 @@ async def _exercise(
         print_line({"type": "receipt", "receipt": receipt.to_dict()})
     else:
         click.echo(render_receipt(receipt))
+    if not windowed:
+        await _customer_writes(router, channel, simulator, urls, failures)
+
+
+async def _customer_writes(
+    router: Router, channel: str, simulator: Any, urls: tuple[str, str], failures: list[str]
+) -> bool:
+    """Post one signed inbound message, through the simulator's relay when it has one (so a
+    simulator keeping a session window knows); False when it was not accepted."""
+    sandbox_url, public_url = urls
     request = router.adapter(channel).simulate(
         sender=simulator.sample_recipient,
         text=CUSTOMER_TEXT,
         url=f"{public_url}/webhooks/{channel}",
     )
+    relay = getattr(simulator, "inbound_relay", None)
+    target = f"{sandbox_url}/{simulator.prefix}{relay}" if relay else request.url
     async with httpx.AsyncClient() as client:
         response = await client.request(
-            request.method, request.url, headers=list(request.headers), content=request.body
+            request.method, target, headers=list(request.headers), content=request.body
         )
     if not 200 <= response.status_code < 300:
         failures.append(f"{channel}: inbound webhook answered {response.status_code}")
+        return False
+    return True

@@ -129,6 +129,10 @@ class ProviderSimulator(Protocol):
     """The URL path segment it is mounted at; the adapter's ``base_url`` points there."""
     sample_recipient: ClassVar[str]
     """An address the simulator accepts as a recipient (used by ``omni demo``)."""
+    inbound_relay: ClassVar[str | None]
+    """A path below the prefix that takes a signed inbound request and relays it to the
+    application as the provider would, so the simulator knows the customer wrote (a provider
+    keeping a session window needs to); None when the simulator has none."""
 
     @classmethod
     def sample_settings(cls, base_url: str) -> dict[str, Any]:
@@ -154,6 +158,7 @@ class BaseSimulator:
     adapter_name: ClassVar[str]
     prefix: ClassVar[str]
     sample_recipient: ClassVar[str]
+    inbound_relay: ClassVar[str | None] = None
 
     def __init__(self, settings: Any, context: SimulatorContext) -> None:
         self.settings = settings

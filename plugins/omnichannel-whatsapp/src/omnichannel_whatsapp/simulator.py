@@ -83,6 +83,7 @@ class MetaWhatsappSimulator(BaseSimulator):
     adapter_name: ClassVar[str] = ADAPTER_NAME
     prefix: ClassVar[str] = "whatsapp-cloud"
     sample_recipient: ClassVar[str] = "+14155550199"
+    inbound_relay: ClassVar[str | None] = "/inbound"
 
     settings: MetaWhatsappSettings
 
