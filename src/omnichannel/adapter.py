@@ -582,7 +582,7 @@ class BaseAdapter(Generic[SettingsT]):
         try:
             sent = await self.deliver(envelope)
         except OmnichannelError as error:
-            raise self._with_context(error, envelope) from error.__cause__
+            raise self.with_context(error, envelope) from error.__cause__
         return SendReceipt(
             envelope_id=envelope.id,
             channel=self.info.channel,
@@ -593,7 +593,9 @@ class BaseAdapter(Generic[SettingsT]):
             raw=sent.raw,
         )
 
-    def _with_context(self, error: OmnichannelError, envelope: Envelope) -> OmnichannelError:
+    def with_context(self, error: OmnichannelError, envelope: Envelope) -> OmnichannelError:
+        """``error`` with this adapter's channel and name and ``envelope``'s id filled in
+        where it names none (for errors an adapter raises outside :meth:`send`)."""
         error.channel = error.channel or self.info.channel
         error.adapter = error.adapter or self.info.name
         error.envelope_id = error.envelope_id or envelope.id

@@ -145,7 +145,7 @@ class TwilioAdapter(BaseAdapter[AccountT], Generic[AccountT]):
         try:
             candidates = await self._candidates(envelope, since)
         except OmnichannelError as error:
-            raise self._with_context(error, envelope) from error.__cause__
+            raise self.with_context(error, envelope) from error.__cause__
         if not candidates:
             return None
         _, earliest = min(candidates, key=lambda pair: pair[0])
