@@ -1,0 +1,547 @@
+"""The outbox: outbound envelopes, their leases and moves, their provider messages, history.
+
+An envelope is one row (its id is the key), written before any provider call. Workers claim
+due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two workers never claim one row; on
+SQLite the one writer at a time gives the same guarantee) with a lease; a worker settles its
+row only while it still holds the lease, and a lease that expires while ``sending`` ends
+``unknown``, never resent blindly. Every move appends a history row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnichannel.envelope import Envelope
+from omnichannel.errors import DuplicateEnvelope, StoreError
+from omnichannel.events import DeliveryStatus, StatusOutcome, apply_status
+from omnichannel.store._base import StoreBase, aware
+from omnichannel.store.records import (
+    OUTBOX_MOVES,
+    SUPERSEDED,
+    HistoryEntry,
+    OutboxRecord,
+    OutboxState,
+)
+from omnichannel.store.schema import inbox, outbox, outbox_history, provider_messages, timers
+
+__all__ = ["OutboxQueries"]
+
+_TERMINAL_RETRY = frozenset({OutboxState.FAILED, OutboxState.DEAD})
+# The status an envelope that never reached the provider stands at, by outbox state.
+_STATUS_OF_STATE: Mapping[OutboxState, DeliveryStatus] = {
+    OutboxState.QUEUED: DeliveryStatus.QUEUED,
+    OutboxState.SENDING: DeliveryStatus.QUEUED,
+    OutboxState.FAILED: DeliveryStatus.FAILED,
+    OutboxState.DEAD: DeliveryStatus.FAILED,
+    OutboxState.UNKNOWN: DeliveryStatus.UNKNOWN,
+    OutboxState.CANCELED: DeliveryStatus.CANCELED,
+    OutboxState.EXPIRED: DeliveryStatus.EXPIRED,
+}
+
+
+def _history(
+    envelope_id: str,
+    at: datetime,
+    from_state: OutboxState | None,
+    to_state: str,
+    reason: str | None = None,
+    worker: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "envelope_id": envelope_id,
+        "at": at,
+        "from_state": None if from_state is None else from_state.value,
+        "to_state": str(to_state),
+        "reason": reason,
+        "worker": worker,
+    }
+
+
+def _record(row: Row[Any] | Mapping[str, Any], provider_ids: Sequence[str]) -> OutboxRecord:
+    values = row._mapping if isinstance(row, Row) else row
+    return OutboxRecord(
+        envelope_id=values["envelope_id"],
+        channel=values["channel"],
+        state=values["state"],
+        envelope=Envelope.from_dict(values["envelope"]),
+        attempts=values["attempts"],
+        max_attempts=values["max_attempts"],
+        due_at=values["due_at"],
+        lease_owner=values["lease_owner"],
+        lease_expires_at=values["lease_expires_at"],
+        chain=values["chain"],
+        chain_step=values["chain_step"],
+        provider_ids=tuple(provider_ids),
+        last_error=values["last_error"],
+        receipt=values["receipt"],
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
+    )
+
+
+class OutboxQueries(StoreBase):
+    """The outbox half of :class:`~omnichannel.store.Store`."""
+
+    async def enqueue(
+        self,
+        envelope: Envelope,
+        *,
+        due_at: datetime,
+        max_attempts: int,
+        chain: str | None = None,
+        chain_step: int = 0,
+        now: datetime | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> OutboxRecord:
+        """Write ``envelope`` as ``queued``, due at ``due_at``.
+
+        One row per envelope id: enqueueing the same id again raises
+        :class:`~omnichannel.errors.DuplicateEnvelope` carrying the existing record, and
+        writes nothing (inside the caller's transaction too, which stays usable).
+        """
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        now = self._now(now)
+        values: dict[str, Any] = {
+            "envelope_id": envelope.id,
+            "channel": envelope.channel,
+            "state": OutboxState.QUEUED.value,
+            "envelope": envelope.to_dict(),
+            "attempts": 0,
+            "max_attempts": max_attempts,
+            "due_at": aware(due_at, "due_at"),
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "chain": chain,
+            "chain_step": chain_step,
+            "last_error": None,
+            "receipt": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        statement = (
+            self._insert(outbox)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[outbox.c.envelope_id])
+            .returning(outbox.c.envelope_id)
+        )
+        async with self._writing(connection) as conn:
+            if (await conn.execute(statement)).first() is None:
+                existing = await self._record_in(conn, envelope.id)
+                assert existing is not None
+                raise DuplicateEnvelope(existing)
+            await conn.execute(
+                outbox_history.insert().values(
+                    _history(envelope.id, now, None, OutboxState.QUEUED, "enqueued")
+                )
+            )
+        return _record(values, ())
+
+    async def claim_outbox(
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        envelope_id: str | None = None,
+    ) -> list[OutboxRecord]:
+        """Claim up to ``limit`` due ``queued`` rows, oldest due first, for ``worker``.
+
+        Each moves to ``sending`` with ``lease_owner=worker`` and ``lease_expires_at=now +
+        lease``, one more attempt and a history row. ``envelope_id`` claims that one row only
+        (the inline first attempt of ``router.send``).
+        """
+        now = aware(now, "now")
+        picked = sa.select(outbox.c.envelope_id).where(
+            outbox.c.state == OutboxState.QUEUED.value, outbox.c.due_at <= now
+        )
+        if envelope_id is not None:
+            picked = picked.where(outbox.c.envelope_id == envelope_id)
+        chosen = self._locking(
+            picked.order_by(outbox.c.due_at, outbox.c.envelope_id).limit(limit), skip_locked=True
+        ).cte("picked")
+        claim = (
+            sa.update(outbox)
+            .where(outbox.c.envelope_id.in_(sa.select(chosen.c.envelope_id)))
+            .values(
+                state=OutboxState.SENDING.value,
+                lease_owner=worker,
+                lease_expires_at=now + lease,
+                attempts=outbox.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*outbox.c)
+        )
+        async with self._writing() as conn:
+            rows = (await conn.execute(claim)).all()
+            if not rows:
+                return []
+            await conn.execute(
+                outbox_history.insert(),
+                [
+                    _history(
+                        row.envelope_id, now, OutboxState.QUEUED, OutboxState.SENDING, None, worker
+                    )
+                    for row in rows
+                ],
+            )
+            records = await self._records(conn, rows)
+        return sorted(records, key=lambda record: (record.due_at, record.envelope_id))
+
+    async def renew_leases(self, *, worker: str, until: datetime) -> int:
+        """Extend every lease ``worker`` holds (outbox rows sending, inbox events handling,
+        timers) to ``until``: the heartbeat. Returns how many were renewed."""
+        until = aware(until, "until")
+        renewed = 0
+        async with self._writing() as conn:
+            for table, state in (
+                (outbox, OutboxState.SENDING.value),
+                (inbox, "handling"),
+                (timers, None),
+            ):
+                statement = sa.update(table).where(table.c.lease_owner == worker)
+                if state is not None:
+                    statement = statement.where(table.c.state == state)
+                result = await conn.execute(statement.values(lease_expires_at=until))
+                renewed += result.rowcount
+        return renewed
+
+    async def transition(
+        self,
+        envelope_id: str,
+        *,
+        to: OutboxState,
+        now: datetime,
+        reason: str | None = None,
+        worker: str | None = None,
+        due_at: datetime | None = None,
+        receipt: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
+        """Move a row to ``to`` if :data:`~omnichannel.store.records.OUTBOX_MOVES` allows it
+        from where it is; return False (and change nothing) when it does not.
+
+        With ``worker``, the row must still be ``sending`` under that worker's lease
+        (fencing: after the sweep settled it ``unknown``, or another worker claimed it again,
+        the old worker cannot settle it). Leaving ``sending`` releases the lease. A move to
+        ``queued`` is due at ``due_at`` (default ``now``); out of ``failed`` or ``dead`` (an
+        operator's retry) it starts over with no attempts used. ``receipt`` and ``error``
+        are stored on the row. Every move appends a history row.
+        """
+        to = OutboxState(to)
+        if to is OutboxState.SENDING:
+            raise ValueError("rows move to sending only through claim_outbox, with a lease")
+        now = aware(now, "now")
+        async with self._writing(connection) as conn:
+            current_row = (
+                await conn.execute(
+                    self._locking(
+                        sa.select(outbox.c.state, outbox.c.lease_owner).where(
+                            outbox.c.envelope_id == envelope_id
+                        )
+                    )
+                )
+            ).first()
+            if current_row is None:
+                return False
+            current = OutboxState(current_row.state)
+            if to not in OUTBOX_MOVES[current]:
+                return False
+            if worker is not None and (
+                current is not OutboxState.SENDING or current_row.lease_owner != worker
+            ):
+                return False
+            values: dict[str, Any] = {"state": to.value, "updated_at": now}
+            if current is OutboxState.SENDING:
+                values.update(lease_owner=None, lease_expires_at=None)
+            if to is OutboxState.QUEUED:
+                values["due_at"] = now if due_at is None else aware(due_at, "due_at")
+                if current in _TERMINAL_RETRY:
+                    values["attempts"] = 0
+            if receipt is not None:
+                values["receipt"] = dict(receipt)
+            if error is not None:
+                values["last_error"] = dict(error)
+            await conn.execute(
+                sa.update(outbox).where(outbox.c.envelope_id == envelope_id).values(values)
+            )
+            await conn.execute(
+                outbox_history.insert().values(
+                    _history(envelope_id, now, current, to, reason, worker)
+                )
+            )
+        return True
+
+    async def supersede(
+        self,
+        envelope_id: str,
+        *,
+        now: datetime,
+        reason: str | None = None,
+        worker: str | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
+        """Note that a failover chain moved past this sent step: a history entry
+        ``sent -> superseded``; the state stays ``sent``. False when the row is not sent."""
+        now = aware(now, "now")
+        async with self._writing(connection) as conn:
+            state = (
+                await conn.execute(
+                    self._locking(
+                        sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id)
+                    )
+                )
+            ).scalar()
+            if state != OutboxState.SENT.value:
+                return False
+            await conn.execute(
+                outbox_history.insert().values(
+                    _history(envelope_id, now, OutboxState.SENT, SUPERSEDED, reason, worker)
+                )
+            )
+        return True
+
+    async def expire_leases(self, *, now: datetime) -> list[OutboxRecord]:
+        """Settle rows still ``sending`` after their lease expired (the worker died
+        mid-request) as ``unknown``, with a history row; return them, to reconcile."""
+        now = aware(now, "now")
+        expired = self._locking(
+            sa.select(outbox.c.envelope_id, outbox.c.lease_owner).where(
+                outbox.c.state == OutboxState.SENDING.value, outbox.c.lease_expires_at < now
+            ),
+            skip_locked=True,
+        )
+        async with self._writing() as conn:
+            owners = {row.envelope_id: row.lease_owner for row in await conn.execute(expired)}
+            if not owners:
+                return []
+            rows = (
+                await conn.execute(
+                    sa.update(outbox)
+                    .where(outbox.c.envelope_id.in_(list(owners)))
+                    .values(
+                        state=OutboxState.UNKNOWN.value,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        updated_at=now,
+                    )
+                    .returning(*outbox.c)
+                )
+            ).all()
+            await conn.execute(
+                outbox_history.insert(),
+                [
+                    _history(
+                        row.envelope_id,
+                        now,
+                        OutboxState.SENDING,
+                        OutboxState.UNKNOWN,
+                        "lease expired while sending",
+                        owners[row.envelope_id],
+                    )
+                    for row in rows
+                ],
+            )
+            records = await self._records(conn, rows)
+        return sorted(records, key=lambda record: record.envelope_id)
+
+    async def outbox_record(self, envelope_id: str) -> OutboxRecord | None:
+        """The row of ``envelope_id``, or None."""
+        async with self._reading() as conn:
+            return await self._record_in(conn, envelope_id)
+
+    async def list_outbox(
+        self, *, states: Collection[OutboxState] | None = None, limit: int = 100
+    ) -> list[OutboxRecord]:
+        """Up to ``limit`` rows (in ``states`` when given), newest first."""
+        statement = sa.select(outbox)
+        if states is not None:
+            statement = statement.where(outbox.c.state.in_([OutboxState(s).value for s in states]))
+        statement = statement.order_by(
+            outbox.c.created_at.desc(), outbox.c.envelope_id.desc()
+        ).limit(limit)
+        async with self._reading() as conn:
+            return await self._records(conn, (await conn.execute(statement)).all())
+
+    async def history(self, envelope_id: str) -> list[HistoryEntry]:
+        """Every move of ``envelope_id``'s row, oldest first."""
+        statement = (
+            sa.select(outbox_history)
+            .where(outbox_history.c.envelope_id == envelope_id)
+            .order_by(outbox_history.c.id)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(statement)).all()
+        return [
+            HistoryEntry(
+                envelope_id=row.envelope_id,
+                at=row.at,
+                from_state=None if row.from_state is None else OutboxState(row.from_state),
+                to_state=row.to_state,
+                reason=row.reason,
+                worker=row.worker,
+            )
+            for row in rows
+        ]
+
+    async def count_outbox(self) -> Mapping[OutboxState, int]:
+        """How many rows are in each state (every state listed, zeros included)."""
+        statement = sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)
+        async with self._reading() as conn:
+            found = {row[0]: row[1] for row in await conn.execute(statement)}
+        return {state: int(found.get(state.value, 0)) for state in OutboxState}
+
+    # -- provider messages ---------------------------------------------------------------------
+
+    async def record_provider_messages(
+        self,
+        envelope_id: str,
+        channel: str,
+        provider_ids: Sequence[str],
+        status: DeliveryStatus,
+        *,
+        now: datetime | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        """Record the provider ids of an envelope's parts (part index = position), at
+        ``status``.
+
+        A status callback can arrive before the send's answer is recorded: a provider id
+        already known keeps the higher of the two statuses by precedence. Recording a part
+        again with the same id changes nothing; with another id it is a
+        :class:`~omnichannel.errors.StoreError` (a part is sent once).
+        """
+        now = self._now(now)
+        status = DeliveryStatus(status)
+        async with self._writing(connection) as conn:
+            recorded = {
+                row.part_index: row.provider_id
+                for row in await conn.execute(
+                    sa.select(
+                        provider_messages.c.part_index, provider_messages.c.provider_id
+                    ).where(provider_messages.c.envelope_id == envelope_id)
+                )
+            }
+            for index, provider_id in enumerate(provider_ids):
+                if index in recorded:
+                    if recorded[index] != provider_id:
+                        raise StoreError(
+                            f"part {index} is already recorded as provider message "
+                            f"{recorded[index]}, not {provider_id}",
+                            channel=channel,
+                            envelope_id=envelope_id,
+                        )
+                    continue
+                await self._record_part(conn, envelope_id, channel, index, provider_id, status, now)
+
+    async def _record_part(
+        self,
+        conn: AsyncConnection,
+        envelope_id: str,
+        channel: str,
+        index: int,
+        provider_id: str,
+        status: DeliveryStatus,
+        now: datetime,
+    ) -> None:
+        key = (provider_messages.c.channel == channel) & (
+            provider_messages.c.provider_id == provider_id
+        )
+        inserted = await conn.execute(
+            self._insert(provider_messages)
+            .values(
+                channel=channel,
+                provider_id=provider_id,
+                envelope_id=envelope_id,
+                part_index=index,
+                status=status.value,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[provider_messages.c.channel, provider_messages.c.provider_id]
+            )
+            .returning(provider_messages.c.provider_id)
+        )
+        if inserted.first() is not None:
+            return
+        existing = (
+            await conn.execute(self._locking(sa.select(provider_messages).where(key)))
+        ).one()
+        if existing.envelope_id not in (None, envelope_id):
+            raise StoreError(
+                f"provider message {provider_id} already belongs to envelope "
+                f"{existing.envelope_id}",
+                channel=channel,
+                envelope_id=envelope_id,
+            )
+        current = None if existing.status is None else DeliveryStatus(existing.status)
+        merged = apply_status(current, status)
+        keep = merged.outcome in (StatusOutcome.STALE, StatusOutcome.ANOMALY)
+        await conn.execute(
+            sa.update(provider_messages)
+            .where(key)
+            .values(
+                envelope_id=envelope_id,
+                part_index=index,
+                status=existing.status if keep else merged.status.value,
+                updated_at=now,
+            )
+        )
+
+    async def status_of(self, envelope_id: str) -> DeliveryStatus | None:
+        """The envelope's status: its first part's, once the provider has it; before that,
+        what its outbox state means (queued, failed, unknown, ...); None when unknown."""
+        first_part = (
+            sa.select(provider_messages.c.status)
+            .where(
+                provider_messages.c.envelope_id == envelope_id,
+                provider_messages.c.status.is_not(None),
+            )
+            .order_by(provider_messages.c.part_index.asc().nulls_last())
+            .limit(1)
+        )
+        async with self._reading() as conn:
+            status = (await conn.execute(first_part)).scalar()
+            if status is None:
+                status = (
+                    await conn.execute(
+                        sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id)
+                    )
+                ).scalar()
+                return None if status is None else _STATUS_OF_STATE.get(OutboxState(status))
+        return DeliveryStatus(status)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _record_in(self, conn: AsyncConnection, envelope_id: str) -> OutboxRecord | None:
+        row = (
+            await conn.execute(sa.select(outbox).where(outbox.c.envelope_id == envelope_id))
+        ).first()
+        if row is None:
+            return None
+        return (await self._records(conn, [row]))[0]
+
+    async def _records(self, conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[OutboxRecord]:
+        if not rows:
+            return []
+        ids = [row.envelope_id for row in rows]
+        parts: dict[str, list[str]] = {}
+        statement = (
+            sa.select(provider_messages.c.envelope_id, provider_messages.c.provider_id)
+            .where(
+                provider_messages.c.envelope_id.in_(ids),
+                provider_messages.c.part_index.is_not(None),
+            )
+            .order_by(provider_messages.c.envelope_id, provider_messages.c.part_index)
+        )
+        for part in await conn.execute(statement):
+            parts.setdefault(part.envelope_id, []).append(part.provider_id)
+        return [_record(row, parts.get(row.envelope_id, ())) for row in rows]

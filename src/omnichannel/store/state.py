@@ -1,0 +1,306 @@
+"""Statuses by precedence, session windows, poll cursors and timers.
+
+A status update is applied in one transaction with its history row: the provider message's
+row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL), :func:`omnichannel.events.apply_status`
+decides, and the history keeps every update, stale and contradicting ones included. Timers
+are rows with a due time that any worker claims, so no timer belongs to one machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnichannel.events import DeliveryStatus, StatusOutcome, StatusUpdate, apply_status
+from omnichannel.store._base import StoreBase, aware
+from omnichannel.store.records import AppliedStatus, StatusHistoryEntry, TimerRecord
+from omnichannel.store.schema import (
+    NO_BUSINESS,
+    cursors,
+    provider_messages,
+    status_history,
+    timers,
+    windows,
+)
+
+__all__ = ["StateQueries", "StoreCursors"]
+
+_MESSAGE_KEY = [provider_messages.c.channel, provider_messages.c.provider_id]
+_CHANGES_STATUS = frozenset({StatusOutcome.APPLIED, StatusOutcome.LATE_SUCCESS})
+
+
+class StateQueries(StoreBase):
+    """Statuses, windows, cursors and timers: that part of :class:`~omnichannel.store.Store`."""
+
+    # -- statuses ------------------------------------------------------------------------------
+
+    async def apply_status(
+        self,
+        update: StatusUpdate,
+        *,
+        now: datetime | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> AppliedStatus:
+        """Apply ``update`` to its provider message by precedence and append it to the status
+        history (kept, stale, anomaly or late success), in one transaction.
+
+        A provider id the store has not seen (a callback faster than the send's answer) is
+        stored with the update's envelope id when it has one; a later
+        :meth:`record_provider_messages` keeps whichever status ranks higher.
+        """
+        now = self._now(now)
+        key = (provider_messages.c.channel == update.channel) & (
+            provider_messages.c.provider_id == update.provider_id
+        )
+        locked = self._locking(
+            sa.select(provider_messages.c.envelope_id, provider_messages.c.status).where(key)
+        )
+        async with self._writing(connection) as conn:
+            row = (await conn.execute(locked)).first()
+            if row is None:
+                await conn.execute(
+                    self._insert(provider_messages)
+                    .values(
+                        channel=update.channel,
+                        provider_id=update.provider_id,
+                        envelope_id=update.envelope_id,
+                        part_index=None,
+                        status=None,
+                        updated_at=now,
+                    )
+                    .on_conflict_do_nothing(
+                        index_elements=[
+                            provider_messages.c.channel,
+                            provider_messages.c.provider_id,
+                        ]
+                    )
+                )
+                row = (await conn.execute(locked)).one()
+            previous = None if row.status is None else DeliveryStatus(row.status)
+            envelope_id = row.envelope_id or update.envelope_id
+            transition = apply_status(previous, update.status)
+            changes: dict[str, Any] = {}
+            if transition.outcome in _CHANGES_STATUS and transition.status is not previous:
+                changes["status"] = transition.status.value
+            if row.envelope_id is None and envelope_id is not None:
+                changes["envelope_id"] = envelope_id
+            if changes:
+                await conn.execute(
+                    sa.update(provider_messages).where(key).values(updated_at=now, **changes)
+                )
+            recorded = update.to_dict()
+            recorded["envelope_id"] = envelope_id
+            await conn.execute(
+                status_history.insert().values(
+                    channel=update.channel,
+                    provider_id=update.provider_id,
+                    envelope_id=envelope_id,
+                    status=update.status.value,
+                    outcome=transition.outcome.value,
+                    status_after=transition.status.value,
+                    occurred_at=update.timestamp,
+                    recorded_at=now,
+                    update=recorded,
+                )
+            )
+        return AppliedStatus(transition=transition, previous=previous, envelope_id=envelope_id)
+
+    async def status_history(self, envelope_id: str) -> list[StatusHistoryEntry]:
+        """Every status update recorded for ``envelope_id``'s provider messages, in the order
+        they were received."""
+        statement = (
+            sa.select(status_history)
+            .where(status_history.c.envelope_id == envelope_id)
+            .order_by(status_history.c.id)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(statement)).all()
+        return [
+            StatusHistoryEntry(
+                update=StatusUpdate.from_dict(row.update),
+                outcome=row.outcome,
+                status_after=row.status_after,
+                recorded_at=row.recorded_at,
+            )
+            for row in rows
+        ]
+
+    # -- session windows -----------------------------------------------------------------------
+
+    async def record_window(
+        self,
+        channel: str,
+        business: str | None,
+        customer: str,
+        at: datetime,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        """Note that ``customer`` wrote to ``business`` on ``channel`` at ``at`` (the latest
+        time is kept, whatever the order of the calls)."""
+        statement = self._insert(windows).values(
+            channel=channel,
+            business=NO_BUSINESS if business is None else business,
+            customer=customer,
+            last_inbound_at=aware(at, "at"),
+        )
+        later = sa.case(
+            (
+                statement.excluded.last_inbound_at > windows.c.last_inbound_at,
+                statement.excluded.last_inbound_at,
+            ),
+            else_=windows.c.last_inbound_at,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[windows.c.channel, windows.c.business, windows.c.customer],
+            set_={"last_inbound_at": later},
+        )
+        async with self._writing(connection) as conn:
+            await conn.execute(statement)
+
+    async def last_inbound(
+        self, channel: str, business: str | None, customer: str
+    ) -> datetime | None:
+        """When ``customer`` last wrote to ``business`` on ``channel``; with ``business``
+        None, the latest to any business address of the channel."""
+        statement = sa.select(sa.func.max(windows.c.last_inbound_at)).where(
+            windows.c.channel == channel, windows.c.customer == customer
+        )
+        if business is not None:
+            statement = statement.where(windows.c.business == business)
+        async with self._reading() as conn:
+            found: datetime | None = (await conn.execute(statement)).scalar()
+        return found
+
+    # -- poll cursors --------------------------------------------------------------------------
+
+    async def get_cursor(self, key: str) -> str | None:
+        """The cursor stored under ``key``, or None."""
+        async with self._reading() as conn:
+            found: str | None = (
+                await conn.execute(sa.select(cursors.c.cursor).where(cursors.c.key == key))
+            ).scalar()
+        return found
+
+    async def set_cursor(
+        self, key: str, cursor: str | None, *, connection: AsyncConnection | None = None
+    ) -> None:
+        """Store ``cursor`` under ``key`` (None clears it)."""
+        now = self._now()
+        statement = self._insert(cursors).values(key=key, cursor=cursor, updated_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[cursors.c.key], set_={"cursor": cursor, "updated_at": now}
+        )
+        async with self._writing(connection) as conn:
+            await conn.execute(statement)
+
+    @property
+    def cursors(self) -> StoreCursors:
+        """This store as a :class:`omnichannel.polling.CursorStore` (for the Poller)."""
+        return StoreCursors(self)
+
+    # -- timers --------------------------------------------------------------------------------
+
+    async def set_timer(
+        self,
+        *,
+        kind: str,
+        key: str,
+        due_at: datetime,
+        payload: Mapping[str, Any],
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        """Create the timer ``key``, or move it to ``due_at`` with ``payload`` (releasing any
+        lease on it): one timer per key."""
+        values = {
+            "kind": kind,
+            "due_at": aware(due_at, "due_at"),
+            "payload": dict(payload),
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": self._now(),
+        }
+        statement = self._insert(timers).values(key=key, **values)
+        statement = statement.on_conflict_do_update(index_elements=[timers.c.key], set_=values)
+        async with self._writing(connection) as conn:
+            await conn.execute(statement)
+
+    async def claim_timers(
+        self, *, worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[TimerRecord]:
+        """Claim up to ``limit`` due timers no live lease holds, earliest first, for
+        ``worker`` until ``now + lease``. A timer whose holder died is claimed again once its
+        lease expires; delete it when done."""
+        now = aware(now, "now")
+        chosen = self._locking(
+            sa.select(timers.c.key)
+            .where(
+                timers.c.due_at <= now,
+                sa.or_(timers.c.lease_expires_at.is_(None), timers.c.lease_expires_at < now),
+            )
+            .order_by(timers.c.due_at, timers.c.key)
+            .limit(limit),
+            skip_locked=True,
+        ).cte("picked")
+        claim = (
+            sa.update(timers)
+            .where(timers.c.key.in_(sa.select(chosen.c.key)))
+            .values(lease_owner=worker, lease_expires_at=now + lease, updated_at=now)
+            .returning(*timers.c)
+        )
+        async with self._writing() as conn:
+            rows = (await conn.execute(claim)).all()
+        records = [_timer(row) for row in rows]
+        return sorted(records, key=lambda record: (record.due_at, record.key))
+
+    async def timer(self, key: str) -> TimerRecord | None:
+        """The timer ``key``, or None."""
+        async with self._reading() as conn:
+            row = (await conn.execute(sa.select(timers).where(timers.c.key == key))).first()
+        return None if row is None else _timer(row)
+
+    async def delete_timer(
+        self,
+        key: str,
+        *,
+        worker: str | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
+        """Delete the timer ``key``; with ``worker``, only while that worker holds its lease
+        (a timer moved by :meth:`set_timer` since the claim stays). True when deleted."""
+        statement = sa.delete(timers).where(timers.c.key == key)
+        if worker is not None:
+            statement = statement.where(timers.c.lease_owner == worker)
+        async with self._writing(connection) as conn:
+            return (await conn.execute(statement.returning(timers.c.key))).first() is not None
+
+
+def _timer(row: Row[Any]) -> TimerRecord:
+    return TimerRecord(
+        key=row.key,
+        kind=row.kind,
+        due_at=row.due_at,
+        payload=row.payload,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+    )
+
+
+class StoreCursors:
+    """A store's poll cursors behind the :class:`omnichannel.polling.CursorStore` interface."""
+
+    def __init__(self, store: StateQueries) -> None:
+        self._store = store
+
+    async def get(self, key: str) -> str | None:
+        """The cursor stored under ``key``, or None."""
+        return await self._store.get_cursor(key)
+
+    async def set(self, key: str, cursor: str | None) -> None:
+        """Store ``cursor`` under ``key``."""
+        await self._store.set_cursor(key, cursor)
