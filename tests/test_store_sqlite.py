@@ -154,17 +154,17 @@ async def test_a_sqlite_file_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeo
         "journal_mode": "wal",
         "foreign_keys": 1,
         "busy_timeout": 5000,
-        "synchronous": 2,
+        "synchronous": 1,
     }
 
 
 @pytest.mark.anyio
-async def test_synchronous_normal_can_be_asked_for_in_the_url(migrated_url: str) -> None:
+async def test_synchronous_full_can_be_asked_for_in_the_url(migrated_url: str) -> None:
     async with (
-        await Store.open(migrated_url + "?synchronous=normal") as store,
+        await Store.open(migrated_url + "?synchronous=full") as store,
         store.engine.connect() as connection,
     ):
-        assert (await connection.exec_driver_sql("PRAGMA synchronous")).scalar() == 1
+        assert (await connection.exec_driver_sql("PRAGMA synchronous")).scalar() == 2
 
 
 @pytest.mark.anyio

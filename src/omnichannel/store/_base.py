@@ -1,22 +1,32 @@
 """What every part of the store shares: the engine, transactions, the clock, dialect helpers.
 
-The store's methods write in a transaction of their own, or in the caller's when given its
-``connection`` (the transactional outbox). On SQLite, where one writer at a time is the rule,
-the store's own write transactions also queue on a lock in this process, so concurrent tasks
-wait their turn without polling SQLite's busy handler; an in-memory database, one shared
-connection, queues every transaction.
+Every query is written once, as a function of a synchronous SQLAlchemy ``Connection``, and run
+one of three ways:
+
+* in the caller's transaction when a method is given its ``connection`` (the transactional
+  outbox), through ``AsyncConnection.run_sync``;
+* on PostgreSQL (and an in-memory SQLite database) in a transaction of the async engine;
+* on a SQLite file in a transaction of a synchronous engine on the same file, in a worker
+  thread: one thread hop per store call instead of three or four per statement through
+  aiosqlite (five times the calls per second when commits do not wait for the disk).
+
+On SQLite, where one writer at a time is the rule, the store's own write transactions also
+queue on a lock in this process, so concurrent tasks wait their turn without polling SQLite's
+busy handler; an in-memory database, one shared connection, queues every transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -24,9 +34,11 @@ from omnichannel.errors import StoreError
 from omnichannel.store.engine import READ_ONLY, StoreURL
 
 if TYPE_CHECKING:
-    from contextlib import AbstractAsyncContextManager
+    from collections.abc import AsyncIterator
 
 __all__ = ["StoreBase", "aware", "utc_now"]
+
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -41,6 +53,14 @@ def aware(value: datetime, name: str) -> datetime:
     return value
 
 
+def _in_transaction(engine: Engine, work: Callable[[Connection], T], reading: bool) -> T:
+    with engine.connect() as connection:
+        if reading:
+            connection = connection.execution_options(**{READ_ONLY: True})
+        with connection.begin():
+            return work(connection)
+
+
 class StoreBase:
     """The engine and the transaction plumbing the query classes build on."""
 
@@ -50,6 +70,7 @@ class StoreBase:
         engine: AsyncEngine,
         target: StoreURL,
         clock: Callable[[], datetime] = utc_now,
+        sync_engine: Engine | None = None,
     ) -> None:
         self.engine = engine
         """The SQLAlchemy async engine: the application may use it for its own tables."""
@@ -60,6 +81,7 @@ class StoreBase:
         self.clock = clock
         """Where times come from when a method is given no ``now``."""
         self._target = target
+        self._sync_engine = sync_engine
         self._write_lock = anyio.Lock() if target.dialect == "sqlite" else None
         self._read_lock = self._write_lock if target.memory else None
 
@@ -85,28 +107,35 @@ class StoreBase:
         async with self.engine.begin() as own:
             yield own
 
-    @asynccontextmanager
-    async def _writing(
-        self, connection: AsyncConnection | None = None
-    ) -> AsyncIterator[AsyncConnection]:
+    async def _write(
+        self, work: Callable[[Connection], T], connection: AsyncConnection | None = None
+    ) -> T:
+        """Run ``work`` in the caller's transaction, or in one of its own that commits."""
         if connection is not None:
             with self._database_errors():
-                yield connection
-            return
+                return await connection.run_sync(work)
         lock: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
         async with lock:
             with self._database_errors():
+                if self._sync_engine is not None:
+                    return await anyio.to_thread.run_sync(
+                        _in_transaction, self._sync_engine, work, False
+                    )
                 async with self.engine.begin() as own:
-                    yield own
+                    return await own.run_sync(work)
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+    async def _read(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a reading transaction (a deferred one on SQLite)."""
         lock: AbstractAsyncContextManager[Any] = self._read_lock or nullcontext()
         async with lock:
             with self._database_errors():
+                if self._sync_engine is not None:
+                    return await anyio.to_thread.run_sync(
+                        _in_transaction, self._sync_engine, work, True
+                    )
                 async with self.engine.connect() as own:
                     await own.execution_options(**{READ_ONLY: True})
-                    yield own
+                    return await own.run_sync(work)
 
     def _database_errors(self) -> _DatabaseErrors:
         return _DatabaseErrors(self.url)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnichannel.store._base import StoreBase, aware
@@ -54,8 +54,9 @@ class InboxQueries(StoreBase):
             .on_conflict_do_nothing(index_elements=[inbox.c.dedupe_key])
             .returning(inbox.c.id)
         )
-        async with self._writing(connection) as conn:
-            return (await conn.execute(statement)).first() is not None
+        return await self._write(
+            lambda conn: conn.execute(statement).first() is not None, connection
+        )
 
     async def claim_inbox(
         self, *, worker: str, now: datetime, lease: timedelta, limit: int
@@ -82,9 +83,7 @@ class InboxQueries(StoreBase):
             )
             .returning(*inbox.c)
         )
-        async with self._writing() as conn:
-            rows = (await conn.execute(claim)).all()
-            records = await self._inbox_records(conn, rows)
+        records = await self._write(lambda conn: _inbox_records(conn, conn.execute(claim).all()))
         return sorted(records, key=lambda record: (record.due_at, record.id))
 
     async def handler_done(
@@ -103,8 +102,7 @@ class InboxQueries(StoreBase):
                 index_elements=[inbox_handlers.c.inbox_id, inbox_handlers.c.handler]
             )
         )
-        async with self._writing(connection) as conn:
-            await conn.execute(statement)
+        await self._write(lambda conn: conn.execute(statement), connection)
 
     async def settle_inbox(
         self,
@@ -129,14 +127,13 @@ class InboxQueries(StoreBase):
         if to is InboxState.HANDLING:
             raise ValueError("events move to handling only through claim_inbox, with a lease")
         now = aware(now, "now")
-        async with self._writing(connection) as conn:
-            row = (
-                await conn.execute(
-                    self._locking(
-                        sa.select(inbox.c.state, inbox.c.lease_owner).where(inbox.c.id == inbox_id)
-                    )
-                )
-            ).first()
+        due = now if due_at is None else aware(due_at, "due_at")
+        locked = self._locking(
+            sa.select(inbox.c.state, inbox.c.lease_owner).where(inbox.c.id == inbox_id)
+        )
+
+        def write(conn: Connection) -> bool:
+            row = conn.execute(locked).first()
             if row is None:
                 return False
             current = InboxState(row.state)
@@ -153,13 +150,15 @@ class InboxQueries(StoreBase):
                 "lease_expires_at": None,
             }
             if to is InboxState.PENDING:
-                values["due_at"] = now if due_at is None else aware(due_at, "due_at")
+                values["due_at"] = due
                 if current is not InboxState.HANDLING:
                     values["attempts"] = 0
             if error is not None:
                 values["last_error"] = error
-            await conn.execute(sa.update(inbox).where(inbox.c.id == inbox_id).values(values))
-        return True
+            conn.execute(sa.update(inbox).where(inbox.c.id == inbox_id).values(values))
+            return True
+
+        return await self._write(write, connection)
 
     async def expire_inbox_leases(self, *, now: datetime) -> int:
         """Put events still ``handling`` after their lease expired back to ``pending``, due
@@ -184,14 +183,12 @@ class InboxQueries(StoreBase):
             )
             .returning(inbox.c.id)
         )
-        async with self._writing() as conn:
-            return len((await conn.execute(statement)).all())
+        return await self._write(lambda conn: len(conn.execute(statement).all()))
 
     async def inbox_record(self, inbox_id: int) -> InboxRecord | None:
         """The event ``inbox_id``, or None."""
-        async with self._reading() as conn:
-            rows = (await conn.execute(sa.select(inbox).where(inbox.c.id == inbox_id))).all()
-            records = await self._inbox_records(conn, rows)
+        statement = sa.select(inbox).where(inbox.c.id == inbox_id)
+        records = await self._read(lambda conn: _inbox_records(conn, conn.execute(statement).all()))
         return records[0] if records else None
 
     async def list_inbox(
@@ -202,42 +199,40 @@ class InboxQueries(StoreBase):
         if states is not None:
             statement = statement.where(inbox.c.state.in_([InboxState(s).value for s in states]))
         statement = statement.order_by(inbox.c.id.desc()).limit(limit)
-        async with self._reading() as conn:
-            return await self._inbox_records(conn, (await conn.execute(statement)).all())
+        return await self._read(lambda conn: _inbox_records(conn, conn.execute(statement).all()))
 
     async def count_inbox(self) -> Mapping[InboxState, int]:
         """How many events are in each state (every state listed, zeros included)."""
         statement = sa.select(inbox.c.state, sa.func.count()).group_by(inbox.c.state)
-        async with self._reading() as conn:
-            found = {row[0]: row[1] for row in await conn.execute(statement)}
+        rows = await self._read(lambda conn: conn.execute(statement).all())
+        found = {state: count for state, count in rows}
         return {state: int(found.get(state.value, 0)) for state in InboxState}
 
-    async def _inbox_records(
-        self, conn: AsyncConnection, rows: Sequence[Row[Any]]
-    ) -> list[InboxRecord]:
-        if not rows:
-            return []
-        done: dict[int, set[str]] = {}
-        handlers = sa.select(inbox_handlers.c.inbox_id, inbox_handlers.c.handler).where(
-            inbox_handlers.c.inbox_id.in_([row.id for row in rows])
+
+def _inbox_records(conn: Connection, rows: Sequence[Row[Any]]) -> list[InboxRecord]:
+    if not rows:
+        return []
+    done: dict[int, set[str]] = {}
+    handlers = sa.select(inbox_handlers.c.inbox_id, inbox_handlers.c.handler).where(
+        inbox_handlers.c.inbox_id.in_([row.id for row in rows])
+    )
+    for entry in conn.execute(handlers):
+        done.setdefault(entry.inbox_id, set()).add(entry.handler)
+    return [
+        InboxRecord(
+            id=row.id,
+            dedupe_key=row.dedupe_key,
+            kind=row.kind,
+            channel=row.channel,
+            payload=row.payload,
+            state=row.state,
+            attempts=row.attempts,
+            handlers_done=frozenset(done.get(row.id, ())),
+            due_at=row.due_at,
+            lease_owner=row.lease_owner,
+            lease_expires_at=row.lease_expires_at,
+            last_error=row.last_error,
+            received_at=row.received_at,
         )
-        for entry in await conn.execute(handlers):
-            done.setdefault(entry.inbox_id, set()).add(entry.handler)
-        return [
-            InboxRecord(
-                id=row.id,
-                dedupe_key=row.dedupe_key,
-                kind=row.kind,
-                channel=row.channel,
-                payload=row.payload,
-                state=row.state,
-                attempts=row.attempts,
-                handlers_done=frozenset(done.get(row.id, ())),
-                due_at=row.due_at,
-                lease_owner=row.lease_owner,
-                lease_expires_at=row.lease_expires_at,
-                last_error=row.last_error,
-                received_at=row.received_at,
-            )
-            for row in rows
-        ]
+        for row in rows
+    ]

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnichannel.envelope import Envelope
@@ -131,16 +131,16 @@ class OutboxQueries(StoreBase):
             .on_conflict_do_nothing(index_elements=[outbox.c.envelope_id])
             .returning(outbox.c.envelope_id)
         )
-        async with self._writing(connection) as conn:
-            if (await conn.execute(statement)).first() is None:
-                existing = await self._record_in(conn, envelope.id)
+        history = _history(envelope.id, now, None, OutboxState.QUEUED, "enqueued")
+
+        def write(conn: Connection) -> None:
+            if conn.execute(statement).first() is None:
+                existing = _record_in(conn, envelope.id)
                 assert existing is not None
                 raise DuplicateEnvelope(existing)
-            await conn.execute(
-                outbox_history.insert().values(
-                    _history(envelope.id, now, None, OutboxState.QUEUED, "enqueued")
-                )
-            )
+            conn.execute(outbox_history.insert().values(history))
+
+        await self._write(write, connection)
         return _record(values, ())
 
     async def claim_outbox(
@@ -179,11 +179,12 @@ class OutboxQueries(StoreBase):
             )
             .returning(*outbox.c)
         )
-        async with self._writing() as conn:
-            rows = (await conn.execute(claim)).all()
+
+        def write(conn: Connection) -> list[OutboxRecord]:
+            rows = conn.execute(claim).all()
             if not rows:
                 return []
-            await conn.execute(
+            conn.execute(
                 outbox_history.insert(),
                 [
                     _history(
@@ -192,26 +193,31 @@ class OutboxQueries(StoreBase):
                     for row in rows
                 ],
             )
-            records = await self._records(conn, rows)
+            # A first attempt has no provider message yet: the lookup is for retries.
+            return _records(conn, rows, lookup=any(row.attempts > 1 for row in rows))
+
+        records = await self._write(write)
         return sorted(records, key=lambda record: (record.due_at, record.envelope_id))
 
     async def renew_leases(self, *, worker: str, until: datetime) -> int:
         """Extend every lease ``worker`` holds (outbox rows sending, inbox events handling,
         timers) to ``until``: the heartbeat. Returns how many were renewed."""
         until = aware(until, "until")
-        renewed = 0
-        async with self._writing() as conn:
-            for table, state in (
-                (outbox, OutboxState.SENDING.value),
-                (inbox, "handling"),
-                (timers, None),
-            ):
-                statement = sa.update(table).where(table.c.lease_owner == worker)
-                if state is not None:
-                    statement = statement.where(table.c.state == state)
-                result = await conn.execute(statement.values(lease_expires_at=until))
-                renewed += result.rowcount
-        return renewed
+        statements = []
+        for table, state in (
+            (outbox, OutboxState.SENDING.value),
+            (inbox, "handling"),
+            (timers, None),
+        ):
+            statement = sa.update(table).where(table.c.lease_owner == worker)
+            if state is not None:
+                statement = statement.where(table.c.state == state)
+            statements.append(statement.values(lease_expires_at=until))
+
+        def write(conn: Connection) -> int:
+            return sum(conn.execute(statement).rowcount for statement in statements)
+
+        return await self._write(write)
 
     async def transition(
         self,
@@ -240,45 +246,46 @@ class OutboxQueries(StoreBase):
         if to is OutboxState.SENDING:
             raise ValueError("rows move to sending only through claim_outbox, with a lease")
         now = aware(now, "now")
-        async with self._writing(connection) as conn:
-            current_row = (
-                await conn.execute(
-                    self._locking(
-                        sa.select(outbox.c.state, outbox.c.lease_owner).where(
-                            outbox.c.envelope_id == envelope_id
-                        )
-                    )
-                )
-            ).first()
-            if current_row is None:
+        due = now if due_at is None else aware(due_at, "due_at")
+        locked = self._locking(
+            sa.select(outbox.c.state, outbox.c.lease_owner).where(
+                outbox.c.envelope_id == envelope_id
+            )
+        )
+
+        def write(conn: Connection) -> bool:
+            found = conn.execute(locked).first()
+            if found is None:
                 return False
-            current = OutboxState(current_row.state)
+            current = OutboxState(found.state)
             if to not in OUTBOX_MOVES[current]:
                 return False
             if worker is not None and (
-                current is not OutboxState.SENDING or current_row.lease_owner != worker
+                current is not OutboxState.SENDING or found.lease_owner != worker
             ):
                 return False
             values: dict[str, Any] = {"state": to.value, "updated_at": now}
             if current is OutboxState.SENDING:
                 values.update(lease_owner=None, lease_expires_at=None)
             if to is OutboxState.QUEUED:
-                values["due_at"] = now if due_at is None else aware(due_at, "due_at")
+                values["due_at"] = due
                 if current in _TERMINAL_RETRY:
                     values["attempts"] = 0
             if receipt is not None:
                 values["receipt"] = dict(receipt)
             if error is not None:
                 values["last_error"] = dict(error)
-            await conn.execute(
+            conn.execute(
                 sa.update(outbox).where(outbox.c.envelope_id == envelope_id).values(values)
             )
-            await conn.execute(
+            conn.execute(
                 outbox_history.insert().values(
                     _history(envelope_id, now, current, to, reason, worker)
                 )
             )
-        return True
+            return True
+
+        return await self._write(write, connection)
 
     async def supersede(
         self,
@@ -292,22 +299,16 @@ class OutboxQueries(StoreBase):
         """Note that a failover chain moved past this sent step: a history entry
         ``sent -> superseded``; the state stays ``sent``. False when the row is not sent."""
         now = aware(now, "now")
-        async with self._writing(connection) as conn:
-            state = (
-                await conn.execute(
-                    self._locking(
-                        sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id)
-                    )
-                )
-            ).scalar()
-            if state != OutboxState.SENT.value:
+        locked = self._locking(sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id))
+        history = _history(envelope_id, now, OutboxState.SENT, SUPERSEDED, reason, worker)
+
+        def write(conn: Connection) -> bool:
+            if conn.execute(locked).scalar() != OutboxState.SENT.value:
                 return False
-            await conn.execute(
-                outbox_history.insert().values(
-                    _history(envelope_id, now, OutboxState.SENT, SUPERSEDED, reason, worker)
-                )
-            )
-        return True
+            conn.execute(outbox_history.insert().values(history))
+            return True
+
+        return await self._write(write, connection)
 
     async def expire_leases(self, *, now: datetime) -> list[OutboxRecord]:
         """Settle rows still ``sending`` after their lease expired (the worker died
@@ -319,24 +320,23 @@ class OutboxQueries(StoreBase):
             ),
             skip_locked=True,
         )
-        async with self._writing() as conn:
-            owners = {row.envelope_id: row.lease_owner for row in await conn.execute(expired)}
+
+        def write(conn: Connection) -> list[OutboxRecord]:
+            owners = {row.envelope_id: row.lease_owner for row in conn.execute(expired)}
             if not owners:
                 return []
-            rows = (
-                await conn.execute(
-                    sa.update(outbox)
-                    .where(outbox.c.envelope_id.in_(list(owners)))
-                    .values(
-                        state=OutboxState.UNKNOWN.value,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        updated_at=now,
-                    )
-                    .returning(*outbox.c)
+            rows = conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.envelope_id.in_(list(owners)))
+                .values(
+                    state=OutboxState.UNKNOWN.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
                 )
+                .returning(*outbox.c)
             ).all()
-            await conn.execute(
+            conn.execute(
                 outbox_history.insert(),
                 [
                     _history(
@@ -350,13 +350,14 @@ class OutboxQueries(StoreBase):
                     for row in rows
                 ],
             )
-            records = await self._records(conn, rows)
+            return _records(conn, rows)
+
+        records = await self._write(write)
         return sorted(records, key=lambda record: record.envelope_id)
 
     async def outbox_record(self, envelope_id: str) -> OutboxRecord | None:
         """The row of ``envelope_id``, or None."""
-        async with self._reading() as conn:
-            return await self._record_in(conn, envelope_id)
+        return await self._read(lambda conn: _record_in(conn, envelope_id))
 
     async def list_outbox(
         self, *, states: Collection[OutboxState] | None = None, limit: int = 100
@@ -368,8 +369,7 @@ class OutboxQueries(StoreBase):
         statement = statement.order_by(
             outbox.c.created_at.desc(), outbox.c.envelope_id.desc()
         ).limit(limit)
-        async with self._reading() as conn:
-            return await self._records(conn, (await conn.execute(statement)).all())
+        return await self._read(lambda conn: _records(conn, conn.execute(statement).all()))
 
     async def history(self, envelope_id: str) -> list[HistoryEntry]:
         """Every move of ``envelope_id``'s row, oldest first."""
@@ -378,8 +378,7 @@ class OutboxQueries(StoreBase):
             .where(outbox_history.c.envelope_id == envelope_id)
             .order_by(outbox_history.c.id)
         )
-        async with self._reading() as conn:
-            rows = (await conn.execute(statement)).all()
+        rows = await self._read(lambda conn: conn.execute(statement).all())
         return [
             HistoryEntry(
                 envelope_id=row.envelope_id,
@@ -395,8 +394,8 @@ class OutboxQueries(StoreBase):
     async def count_outbox(self) -> Mapping[OutboxState, int]:
         """How many rows are in each state (every state listed, zeros included)."""
         statement = sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)
-        async with self._reading() as conn:
-            found = {row[0]: row[1] for row in await conn.execute(statement)}
+        rows = await self._read(lambda conn: conn.execute(statement).all())
+        found = {state: count for state, count in rows}
         return {state: int(found.get(state.value, 0)) for state in OutboxState}
 
     # -- provider messages ---------------------------------------------------------------------
@@ -421,30 +420,28 @@ class OutboxQueries(StoreBase):
         """
         now = self._now(now)
         status = DeliveryStatus(status)
-        async with self._writing(connection) as conn:
-            recorded = {
-                row.part_index: row.provider_id
-                for row in await conn.execute(
-                    sa.select(
-                        provider_messages.c.part_index, provider_messages.c.provider_id
-                    ).where(provider_messages.c.envelope_id == envelope_id)
-                )
-            }
-            for index, provider_id in enumerate(provider_ids):
-                if index in recorded:
-                    if recorded[index] != provider_id:
-                        raise StoreError(
-                            f"part {index} is already recorded as provider message "
-                            f"{recorded[index]}, not {provider_id}",
-                            channel=channel,
-                            envelope_id=envelope_id,
-                        )
-                    continue
-                await self._record_part(conn, envelope_id, channel, index, provider_id, status, now)
+        parts = sa.select(provider_messages.c.part_index, provider_messages.c.provider_id).where(
+            provider_messages.c.envelope_id == envelope_id
+        )
 
-    async def _record_part(
+        def write(conn: Connection) -> None:
+            recorded = {row.part_index: row.provider_id for row in conn.execute(parts)}
+            for index, provider_id in enumerate(provider_ids):
+                if index not in recorded:
+                    self._record_part(conn, envelope_id, channel, index, provider_id, status, now)
+                elif recorded[index] != provider_id:
+                    raise StoreError(
+                        f"part {index} is already recorded as provider message "
+                        f"{recorded[index]}, not {provider_id}",
+                        channel=channel,
+                        envelope_id=envelope_id,
+                    )
+
+        await self._write(write, connection)
+
+    def _record_part(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         envelope_id: str,
         channel: str,
         index: int,
@@ -455,7 +452,7 @@ class OutboxQueries(StoreBase):
         key = (provider_messages.c.channel == channel) & (
             provider_messages.c.provider_id == provider_id
         )
-        inserted = await conn.execute(
+        inserted = conn.execute(
             self._insert(provider_messages)
             .values(
                 channel=channel,
@@ -472,9 +469,7 @@ class OutboxQueries(StoreBase):
         )
         if inserted.first() is not None:
             return
-        existing = (
-            await conn.execute(self._locking(sa.select(provider_messages).where(key)))
-        ).one()
+        existing = conn.execute(self._locking(sa.select(provider_messages).where(key))).one()
         if existing.envelope_id not in (None, envelope_id):
             raise StoreError(
                 f"provider message {provider_id} already belongs to envelope "
@@ -485,7 +480,7 @@ class OutboxQueries(StoreBase):
         current = None if existing.status is None else DeliveryStatus(existing.status)
         merged = apply_status(current, status)
         keep = merged.outcome in (StatusOutcome.STALE, StatusOutcome.ANOMALY)
-        await conn.execute(
+        conn.execute(
             sa.update(provider_messages)
             .where(key)
             .values(
@@ -508,40 +503,38 @@ class OutboxQueries(StoreBase):
             .order_by(provider_messages.c.part_index.asc().nulls_last())
             .limit(1)
         )
-        async with self._reading() as conn:
-            status = (await conn.execute(first_part)).scalar()
-            if status is None:
-                status = (
-                    await conn.execute(
-                        sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id)
-                    )
-                ).scalar()
-                return None if status is None else _STATUS_OF_STATE.get(OutboxState(status))
-        return DeliveryStatus(status)
+        state = sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id)
 
-    # -- helpers -------------------------------------------------------------------------------
+        def read(conn: Connection) -> DeliveryStatus | None:
+            status = conn.execute(first_part).scalar()
+            if status is not None:
+                return DeliveryStatus(status)
+            found = conn.execute(state).scalar()
+            return None if found is None else _STATUS_OF_STATE.get(OutboxState(found))
 
-    async def _record_in(self, conn: AsyncConnection, envelope_id: str) -> OutboxRecord | None:
-        row = (
-            await conn.execute(sa.select(outbox).where(outbox.c.envelope_id == envelope_id))
-        ).first()
-        if row is None:
-            return None
-        return (await self._records(conn, [row]))[0]
+        return await self._read(read)
 
-    async def _records(self, conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[OutboxRecord]:
-        if not rows:
-            return []
-        ids = [row.envelope_id for row in rows]
-        parts: dict[str, list[str]] = {}
+
+def _record_in(conn: Connection, envelope_id: str) -> OutboxRecord | None:
+    row = conn.execute(sa.select(outbox).where(outbox.c.envelope_id == envelope_id)).first()
+    return None if row is None else _records(conn, [row])[0]
+
+
+def _records(
+    conn: Connection, rows: Sequence[Row[Any]], *, lookup: bool = True
+) -> list[OutboxRecord]:
+    """The records of outbox ``rows``, with their provider ids (``lookup=False``: known to
+    have none)."""
+    parts: dict[str, list[str]] = {}
+    if rows and lookup:
         statement = (
             sa.select(provider_messages.c.envelope_id, provider_messages.c.provider_id)
             .where(
-                provider_messages.c.envelope_id.in_(ids),
+                provider_messages.c.envelope_id.in_([row.envelope_id for row in rows]),
                 provider_messages.c.part_index.is_not(None),
             )
             .order_by(provider_messages.c.envelope_id, provider_messages.c.part_index)
         )
-        for part in await conn.execute(statement):
+        for part in conn.execute(statement):
             parts.setdefault(part.envelope_id, []).append(part.provider_id)
-        return [_record(row, parts.get(row.envelope_id, ())) for row in rows]
+    return [_record(row, parts.get(row.envelope_id, ())) for row in rows]

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnichannel.events import DeliveryStatus, StatusOutcome, StatusUpdate, apply_status
@@ -60,10 +60,11 @@ class StateQueries(StoreBase):
         locked = self._locking(
             sa.select(provider_messages.c.envelope_id, provider_messages.c.status).where(key)
         )
-        async with self._writing(connection) as conn:
-            row = (await conn.execute(locked)).first()
+
+        def write(conn: Connection) -> AppliedStatus:
+            row = conn.execute(locked).first()
             if row is None:
-                await conn.execute(
+                conn.execute(
                     self._insert(provider_messages)
                     .values(
                         channel=update.channel,
@@ -80,7 +81,7 @@ class StateQueries(StoreBase):
                         ]
                     )
                 )
-                row = (await conn.execute(locked)).one()
+                row = conn.execute(locked).one()
             previous = None if row.status is None else DeliveryStatus(row.status)
             envelope_id = row.envelope_id or update.envelope_id
             transition = apply_status(previous, update.status)
@@ -90,12 +91,12 @@ class StateQueries(StoreBase):
             if row.envelope_id is None and envelope_id is not None:
                 changes["envelope_id"] = envelope_id
             if changes:
-                await conn.execute(
+                conn.execute(
                     sa.update(provider_messages).where(key).values(updated_at=now, **changes)
                 )
             recorded = update.to_dict()
             recorded["envelope_id"] = envelope_id
-            await conn.execute(
+            conn.execute(
                 status_history.insert().values(
                     channel=update.channel,
                     provider_id=update.provider_id,
@@ -108,7 +109,9 @@ class StateQueries(StoreBase):
                     update=recorded,
                 )
             )
-        return AppliedStatus(transition=transition, previous=previous, envelope_id=envelope_id)
+            return AppliedStatus(transition=transition, previous=previous, envelope_id=envelope_id)
+
+        return await self._write(write, connection)
 
     async def status_history(self, envelope_id: str) -> list[StatusHistoryEntry]:
         """Every status update recorded for ``envelope_id``'s provider messages, in the order
@@ -118,8 +121,7 @@ class StateQueries(StoreBase):
             .where(status_history.c.envelope_id == envelope_id)
             .order_by(status_history.c.id)
         )
-        async with self._reading() as conn:
-            rows = (await conn.execute(statement)).all()
+        rows = await self._read(lambda conn: conn.execute(statement).all())
         return [
             StatusHistoryEntry(
                 update=StatusUpdate.from_dict(row.update),
@@ -160,8 +162,7 @@ class StateQueries(StoreBase):
             index_elements=[windows.c.channel, windows.c.business, windows.c.customer],
             set_={"last_inbound_at": later},
         )
-        async with self._writing(connection) as conn:
-            await conn.execute(statement)
+        await self._write(lambda conn: conn.execute(statement), connection)
 
     async def last_inbound(
         self, channel: str, business: str | None, customer: str
@@ -173,18 +174,15 @@ class StateQueries(StoreBase):
         )
         if business is not None:
             statement = statement.where(windows.c.business == business)
-        async with self._reading() as conn:
-            found: datetime | None = (await conn.execute(statement)).scalar()
+        found: datetime | None = await self._read(lambda conn: conn.execute(statement).scalar())
         return found
 
     # -- poll cursors --------------------------------------------------------------------------
 
     async def get_cursor(self, key: str) -> str | None:
         """The cursor stored under ``key``, or None."""
-        async with self._reading() as conn:
-            found: str | None = (
-                await conn.execute(sa.select(cursors.c.cursor).where(cursors.c.key == key))
-            ).scalar()
+        statement = sa.select(cursors.c.cursor).where(cursors.c.key == key)
+        found: str | None = await self._read(lambda conn: conn.execute(statement).scalar())
         return found
 
     async def set_cursor(
@@ -196,8 +194,7 @@ class StateQueries(StoreBase):
         statement = statement.on_conflict_do_update(
             index_elements=[cursors.c.key], set_={"cursor": cursor, "updated_at": now}
         )
-        async with self._writing(connection) as conn:
-            await conn.execute(statement)
+        await self._write(lambda conn: conn.execute(statement), connection)
 
     @property
     def cursors(self) -> StoreCursors:
@@ -227,8 +224,7 @@ class StateQueries(StoreBase):
         }
         statement = self._insert(timers).values(key=key, **values)
         statement = statement.on_conflict_do_update(index_elements=[timers.c.key], set_=values)
-        async with self._writing(connection) as conn:
-            await conn.execute(statement)
+        await self._write(lambda conn: conn.execute(statement), connection)
 
     async def claim_timers(
         self, *, worker: str, now: datetime, lease: timedelta, limit: int
@@ -253,15 +249,14 @@ class StateQueries(StoreBase):
             .values(lease_owner=worker, lease_expires_at=now + lease, updated_at=now)
             .returning(*timers.c)
         )
-        async with self._writing() as conn:
-            rows = (await conn.execute(claim)).all()
+        rows = await self._write(lambda conn: conn.execute(claim).all())
         records = [_timer(row) for row in rows]
         return sorted(records, key=lambda record: (record.due_at, record.key))
 
     async def timer(self, key: str) -> TimerRecord | None:
         """The timer ``key``, or None."""
-        async with self._reading() as conn:
-            row = (await conn.execute(sa.select(timers).where(timers.c.key == key))).first()
+        statement = sa.select(timers).where(timers.c.key == key)
+        row = await self._read(lambda conn: conn.execute(statement).first())
         return None if row is None else _timer(row)
 
     async def delete_timer(
@@ -276,8 +271,10 @@ class StateQueries(StoreBase):
         statement = sa.delete(timers).where(timers.c.key == key)
         if worker is not None:
             statement = statement.where(timers.c.lease_owner == worker)
-        async with self._writing(connection) as conn:
-            return (await conn.execute(statement.returning(timers.c.key))).first() is not None
+        deleting = statement.returning(timers.c.key)
+        return await self._write(
+            lambda conn: conn.execute(deleting).first() is not None, connection
+        )
 
 
 def _timer(row: Row[Any]) -> TimerRecord:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +18,7 @@ from omnichannel.store.engine import (
     check_schema,
     create_engine,
     create_in_memory,
+    create_sync_engine,
     current_version,
     parse_url,
     run_upgrade,
@@ -47,8 +49,9 @@ class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
         target: StoreURL,
         clock: Callable[[], datetime] = utc_now,
         lock: WorkerLock | None = None,
+        sync_engine: Engine | None = None,
     ) -> None:
-        super().__init__(engine=engine, target=target, clock=clock)
+        super().__init__(engine=engine, target=target, clock=clock, sync_engine=sync_engine)
         self._worker_lock = lock
 
     @classmethod
@@ -91,7 +94,8 @@ class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
             if lock is not None:
                 lock.release()
             raise
-        return cls(engine=engine, target=target, clock=clock, lock=lock)
+        sync_engine = create_sync_engine(target)
+        return cls(engine=engine, target=target, clock=clock, lock=lock, sync_engine=sync_engine)
 
     @staticmethod
     async def upgrade(url: str) -> str:
@@ -129,6 +133,8 @@ class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
     async def close(self) -> None:
         """Close the connections and let the worker lock go."""
         await self.engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
         if self._worker_lock is not None:
             self._worker_lock.release()
             self._worker_lock = None

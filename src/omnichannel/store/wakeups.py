@@ -18,6 +18,7 @@ from typing import Final
 
 import anyio
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from omnichannel.store._base import StoreBase, utc_now
@@ -64,8 +65,9 @@ class WakeupQueries(StoreBase):
         engine: AsyncEngine,
         target: StoreURL,
         clock: Callable[[], datetime] = utc_now,
+        sync_engine: Engine | None = None,
     ) -> None:
-        super().__init__(engine=engine, target=target, clock=clock)
+        super().__init__(engine=engine, target=target, clock=clock, sync_engine=sync_engine)
         self._waiters: dict[str, set[Wakeup]] = {}
 
     async def notify(self, topic: str, *, connection: AsyncConnection | None = None) -> None:
@@ -75,8 +77,8 @@ class WakeupQueries(StoreBase):
             waiter.set()
         if self.dialect != "postgresql":
             return
-        async with self._writing(connection) as conn:
-            await conn.execute(sa.select(sa.func.pg_notify(topic, "")))
+        statement = sa.select(sa.func.pg_notify(topic, ""))
+        await self._write(lambda conn: conn.execute(statement), connection)
 
     @asynccontextmanager
     async def wakeups(self, topic: str) -> AsyncIterator[Wakeup]:
