@@ -189,7 +189,7 @@ class WorkerLock:
 def create_engine(target: StoreURL) -> AsyncEngine:
     """The async engine for ``target``, with the SQLite pragmas and BEGIN handling installed."""
     if target.dialect == "postgresql":
-        return create_async_engine(target.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return create_async_engine(target.url, pool_size=10, max_overflow=10)
     options: dict[str, Any] = {}
     if target.memory:
         # One connection, so every user of the engine sees the same in-memory database.
