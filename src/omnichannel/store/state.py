@@ -1,14 +1,16 @@
-"""Statuses by precedence, session windows, poll cursors and timers.
+"""Provider messages and statuses by precedence, session windows, poll cursors and timers.
 
-A status update is applied in one transaction with its history row: the provider message's
-row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL), :func:`omnichannel.events.apply_status`
-decides, and the history keeps every update, stale and contradicting ones included. Timers
-are rows with a due time that any worker claims, so no timer belongs to one machine.
+A provider message maps (channel, provider id) to an envelope and its part (envelope id +
+part index is the idempotency key of a part: recorded once). A status update is applied in
+one transaction with its history row: the provider message's row is locked (``SELECT ...
+FOR UPDATE`` on PostgreSQL), :func:`omnichannel.events.apply_status` decides, and the history
+keeps every update, stale and contradicting ones included. Timers are rows with a due time
+that any worker claims, so no timer belongs to one machine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,12 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from omnichannel.errors import StoreError
 from omnichannel.events import DeliveryStatus, StatusOutcome, StatusUpdate, apply_status
 from omnichannel.store._base import StoreBase, aware
-from omnichannel.store.records import AppliedStatus, StatusHistoryEntry, TimerRecord
+from omnichannel.store.records import AppliedStatus, OutboxState, StatusHistoryEntry, TimerRecord
 from omnichannel.store.schema import (
     NO_BUSINESS,
     cursors,
+    outbox,
     provider_messages,
     status_history,
     timers,
@@ -31,11 +35,137 @@ from omnichannel.store.schema import (
 __all__ = ["StateQueries", "StoreCursors"]
 
 _MESSAGE_KEY = [provider_messages.c.channel, provider_messages.c.provider_id]
+# The status an envelope that never reached the provider stands at, by outbox state.
+_STATUS_OF_STATE: Mapping[OutboxState, DeliveryStatus] = {
+    OutboxState.QUEUED: DeliveryStatus.QUEUED,
+    OutboxState.SENDING: DeliveryStatus.QUEUED,
+    OutboxState.FAILED: DeliveryStatus.FAILED,
+    OutboxState.DEAD: DeliveryStatus.FAILED,
+    OutboxState.UNKNOWN: DeliveryStatus.UNKNOWN,
+    OutboxState.CANCELED: DeliveryStatus.CANCELED,
+    OutboxState.EXPIRED: DeliveryStatus.EXPIRED,
+}
 _CHANGES_STATUS = frozenset({StatusOutcome.APPLIED, StatusOutcome.LATE_SUCCESS})
 
 
 class StateQueries(StoreBase):
     """Statuses, windows, cursors and timers: that part of :class:`~omnichannel.store.Store`."""
+
+    # -- provider messages ---------------------------------------------------------------------
+
+    async def record_provider_messages(
+        self,
+        envelope_id: str,
+        channel: str,
+        provider_ids: Sequence[str],
+        status: DeliveryStatus,
+        *,
+        now: datetime | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        """Record the provider ids of an envelope's parts (part index = position), at
+        ``status``.
+
+        A status callback can arrive before the send's answer is recorded: a provider id
+        already known keeps the higher of the two statuses by precedence. Recording a part
+        again with the same id changes nothing; with another id it is a
+        :class:`~omnichannel.errors.StoreError` (a part is sent once).
+        """
+        now = self._now(now)
+        status = DeliveryStatus(status)
+        parts = sa.select(provider_messages.c.part_index, provider_messages.c.provider_id).where(
+            provider_messages.c.envelope_id == envelope_id
+        )
+
+        def write(conn: Connection) -> None:
+            recorded = {row.part_index: row.provider_id for row in conn.execute(parts)}
+            for index, provider_id in enumerate(provider_ids):
+                if index not in recorded:
+                    self._record_part(conn, envelope_id, channel, index, provider_id, status, now)
+                elif recorded[index] != provider_id:
+                    raise StoreError(
+                        f"part {index} is already recorded as provider message "
+                        f"{recorded[index]}, not {provider_id}",
+                        channel=channel,
+                        envelope_id=envelope_id,
+                    )
+
+        await self._write(write, connection)
+
+    def _record_part(
+        self,
+        conn: Connection,
+        envelope_id: str,
+        channel: str,
+        index: int,
+        provider_id: str,
+        status: DeliveryStatus,
+        now: datetime,
+    ) -> None:
+        key = (provider_messages.c.channel == channel) & (
+            provider_messages.c.provider_id == provider_id
+        )
+        inserted = conn.execute(
+            self._insert(provider_messages)
+            .values(
+                channel=channel,
+                provider_id=provider_id,
+                envelope_id=envelope_id,
+                part_index=index,
+                status=status.value,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[provider_messages.c.channel, provider_messages.c.provider_id]
+            )
+            .returning(provider_messages.c.provider_id)
+        )
+        if inserted.first() is not None:
+            return
+        existing = conn.execute(self._locking(sa.select(provider_messages).where(key))).one()
+        if existing.envelope_id not in (None, envelope_id):
+            raise StoreError(
+                f"provider message {provider_id} already belongs to envelope "
+                f"{existing.envelope_id}",
+                channel=channel,
+                envelope_id=envelope_id,
+            )
+        current = None if existing.status is None else DeliveryStatus(existing.status)
+        merged = apply_status(current, status)
+        keep = merged.outcome in (StatusOutcome.STALE, StatusOutcome.ANOMALY)
+        conn.execute(
+            sa.update(provider_messages)
+            .where(key)
+            .values(
+                envelope_id=envelope_id,
+                part_index=index,
+                status=existing.status if keep else merged.status.value,
+                updated_at=now,
+            )
+        )
+
+    async def status_of(self, envelope_id: str) -> DeliveryStatus | None:
+        """The envelope's status: its first part's, once the provider has it; before that,
+        what its outbox state means (queued, failed, unknown, ...); None when unknown."""
+        first_part = (
+            sa.select(provider_messages.c.status)
+            .where(
+                provider_messages.c.envelope_id == envelope_id,
+                provider_messages.c.status.is_not(None),
+            )
+            .order_by(provider_messages.c.part_index.asc().nulls_last())
+            .limit(1)
+        )
+        state = sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id)
+
+        def read(conn: Connection) -> DeliveryStatus | None:
+            status = conn.execute(first_part).scalar()
+            if status is not None:
+                return DeliveryStatus(status)
+            found = conn.execute(state).scalar()
+            return None if found is None else _STATUS_OF_STATE.get(OutboxState(found))
+
+        return await self._read(read)
 
     # -- statuses ------------------------------------------------------------------------------
 
