@@ -8,7 +8,7 @@ one of three ways:
 * on PostgreSQL (and an in-memory SQLite database) in a transaction of the async engine;
 * on a SQLite file in a transaction of a synchronous engine on the same file, in a worker
   thread: one thread hop per store call instead of three or four per statement through
-  aiosqlite (five times the calls per second when commits do not wait for the disk).
+  aiosqlite (about three times the calls per second when commits do not wait for the disk).
 
 On SQLite, where one writer at a time is the rule, the store's own write transactions also
 queue on a lock in this process, so concurrent tasks wait their turn without polling SQLite's
