@@ -93,3 +93,17 @@ def test_a_password_in_the_url_is_never_printed(workdir: Path) -> None:
     assert code == 2
     assert "hunter2" not in out + err
     assert "cannot open the store at postgresql+psycopg://app:***@127.0.0.1:1/omni" in err
+
+
+def test_a_store_at_a_version_no_release_wrote_is_one_clear_line(workdir: Path) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    url = f"sqlite:///{workdir / 'x.db'}"
+    _run("store", "upgrade", "--url", url)
+    with closing(sqlite3.connect(workdir / "x.db")) as connection, connection:
+        connection.execute("UPDATE omnichannel_schema_version SET version_num = '0000'")
+    code, _, err = _run("store", "upgrade", "--url", url)
+    assert code == 2
+    assert err.startswith(f"omni: error: cannot migrate the store at {url}: ")
+    assert "not written by a release of omnichannel" in err

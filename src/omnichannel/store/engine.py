@@ -294,6 +294,7 @@ async def run_upgrade(engine: AsyncEngine, target: StoreURL) -> str:
     """Migrate the database to :data:`SCHEMA_VERSION` in one transaction; return the version."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
+    from alembic.util import CommandError
 
     try:
         before = await current_version(engine)
@@ -317,6 +318,12 @@ async def run_upgrade(engine: AsyncEngine, target: StoreURL) -> str:
             await connection.run_sync(upgrade)
     except DBAPIError as error:
         raise unreachable(target, error) from None
+    except CommandError as error:
+        # A version this release's migrations do not know (not newer: that is refused above).
+        raise ConfigurationError(
+            f"cannot migrate the store at {target.display}: {error}; it was not written by "
+            "a release of omnichannel"
+        ) from None
     version = await current_version(engine)
     if version is None:  # pragma: no cover - alembic always stamps the head it reached
         raise ConfigurationError(f"the store at {target.display} was not migrated")
