@@ -105,7 +105,8 @@ def postgres_database(prefix: str = "omnichannel_test") -> Iterator[str]:
         with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as error:
-        _unavailable(f"{base.render_as_string(hide_password=True)} does not answer ({error})")
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+        _unavailable(f"{base.render_as_string(hide_password=True)} does not answer ({reason})")
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
