@@ -274,6 +274,9 @@ class Config:
     channels: Mapping[str, ChannelConfig] = attrs.field(factory=dict)
     routing: RoutingPolicy = attrs.field(factory=RoutingPolicy)
     """The ``[routing]`` table: failover, the signpost rule, handler timeouts."""
+    store_url: str | None = None
+    """``[store] url``: the durable store's database (``omnichannel.store.configured_url``
+    supplies the default, a SQLite file next to this configuration)."""
     path: Path | None = None
 
 
@@ -335,7 +338,7 @@ def parse_config(
     """Build a :class:`Config` from already-parsed TOML data."""
     env = os.environ if environ is None else environ
     where = str(path) if path else "configuration"
-    known = {"webhooks", "channels", "routing"}
+    known = {"webhooks", "channels", "routing", "store"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigurationError(f"{where}: unknown section(s) {', '.join(unknown)}")
@@ -365,8 +368,21 @@ def parse_config(
         trusted_proxies=tuple(item.strip() for item in proxies),
         channels=channels,
         routing=routing,
+        store_url=_store_url(_interpolate(_table(data, "store", where), env, "store"), where),
         path=path,
     )
+
+
+def _store_url(table: Mapping[str, Any], where: str) -> str | None:
+    unknown = sorted(set(table) - {"url"})
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown [store] setting(s) {', '.join(unknown)}; known: url"
+        )
+    url = table.get("url")
+    if url is not None and (not isinstance(url, str) or not url):
+        raise ConfigurationError(f'{where}: store.url must be a database URL ("sqlite:///...")')
+    return url
 
 
 _ROUTING_KEYS: Final[dict[str, type | tuple[type, ...]]] = {

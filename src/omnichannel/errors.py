@@ -5,7 +5,10 @@ OmnichannelError
 ├── ConfigurationError            fix the configuration or installation, then run again
 │   ├── UnknownChannel            no adapter serves that channel (the message lists those that do)
 │   ├── UnknownAdapter            no installed plugin provides that adapter name
-│   └── MissingVariable           an ${ENV} reference in the config is unset
+│   ├── MissingVariable           an ${ENV} reference in the config is unset
+│   ├── StoreSchemaOutdated       the store's tables are older than this code: `omni store upgrade`
+│   └── StoreLocked               another worker process holds the SQLite file: stop it, or use
+│                                 PostgreSQL for several workers
 ├── InvalidEnvelope               the envelope itself is wrong (a field, a value)
 │   ├── InvalidAddress            a phone number, email address or handle that cannot be used
 │   └── InvalidMediaUrl           a media URL that may not be fetched (scheme, credentials, host)
@@ -22,6 +25,8 @@ OmnichannelError
 │   ├── UnsupportedFeature        the channel cannot express what the envelope asks for
 │   └── PolicyViolation           a routing rule refused it before any network call
 │       └── EnvelopeExpired       its expires_at passed before it could be sent
+├── StoreError                    the durable store refused or failed an operation
+│   └── DuplicateEnvelope         that envelope id is already in the outbox: nothing was added
 └── WebhookError                  an inbound provider request was refused
     ├── WebhookVerificationError  bad or missing signature: answer 403, process nothing
     └── WebhookParseError         malformed body: answer 400, process nothing
@@ -44,11 +49,13 @@ if TYPE_CHECKING:
 
     from omnichannel.adapter import SendReceipt
     from omnichannel.envelope import Envelope
+    from omnichannel.store.records import OutboxRecord
 
 __all__ = [
     "ConfigurationError",
     "ContentRejected",
     "ContentTooLong",
+    "DuplicateEnvelope",
     "EnvelopeExpired",
     "InvalidAddress",
     "InvalidEnvelope",
@@ -61,6 +68,9 @@ __all__ = [
     "RateLimited",
     "ResponseTooLarge",
     "SendError",
+    "StoreError",
+    "StoreLocked",
+    "StoreSchemaOutdated",
     "TransportError",
     "UnknownAdapter",
     "UnknownChannel",
@@ -149,6 +159,37 @@ class MissingVariable(ConfigurationError):
             "set it or edit the configuration",
         )
         self.variable = variable
+
+
+class StoreSchemaOutdated(ConfigurationError):
+    """The store's schema is missing or older (or newer) than this omnichannel's.
+
+    ``current`` is the store's version (None for an empty database), ``needed`` this code's.
+    """
+
+    def __init__(self, where: str, current: str | None, needed: str) -> None:
+        found = "has no omnichannel schema" if current is None else f"is at version {current}"
+        if current is not None and current > needed:
+            advice = "upgrade omnichannel to a release that knows it"
+        else:
+            advice = "run `omni store upgrade`"
+        super().__init__(f"the store at {where} {found}, this omnichannel needs {needed}: {advice}")
+        self.where = where
+        self.current = current
+        self.needed = needed
+
+
+class StoreLocked(ConfigurationError):
+    """Another process holds the SQLite store as a worker (SQLite serves one worker process)."""
+
+    def __init__(self, path: str, holder: str | None = None) -> None:
+        held_by = f" (pid {holder})" if holder else ""
+        super().__init__(
+            f"another omnichannel worker holds {path}{held_by}; SQLite serves one worker "
+            "process: stop it, or use PostgreSQL for several",
+        )
+        self.path = path
+        self.holder = holder
 
 
 class InvalidEnvelope(OmnichannelError, ValueError):
@@ -334,6 +375,25 @@ class EnvelopeExpired(PolicyViolation):
 
     default_reason = FailureReason.EXPIRED
     status = DeliveryStatus.EXPIRED
+
+
+class StoreError(OmnichannelError):
+    """The durable store refused an operation, or its database failed it."""
+
+
+class DuplicateEnvelope(StoreError):
+    """An envelope with this id is already in the outbox; ``record`` is the existing row.
+
+    Nothing was written: one envelope id is one outbox row, however often it is enqueued.
+    """
+
+    def __init__(self, record: OutboxRecord) -> None:
+        super().__init__(
+            f"the envelope is already in the outbox ({record.state.value}); nothing was added",
+            channel=record.channel,
+            envelope_id=record.envelope_id,
+        )
+        self.record = record
 
 
 class WebhookError(OmnichannelError):

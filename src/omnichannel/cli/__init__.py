@@ -26,6 +26,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("omnichannel.cli.sandbox", "sandbox", "Serve the local provider simulators."),
     "send": ("omnichannel.cli.send", "send", "Send one message."),
     "simulate": ("omnichannel.cli.simulate", "simulate", "Post a signed inbound webhook."),
+    "store": ("omnichannel.cli.store", "store", "Migrate and inspect the durable store."),
 }
 
 EXIT_OK = 0

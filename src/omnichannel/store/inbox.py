@@ -1,0 +1,238 @@
+"""The inbox: inbound events written under a unique dedupe key before the provider's 200.
+
+The unique constraint decides duplicates, concurrent or days apart (never a read-then-write
+race). Workers claim pending events with a lease, record each handler that completed (a
+retry runs only the others), and settle them done, pending again (a retry), or dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnichannel.store._base import StoreBase, aware
+from omnichannel.store.records import INBOX_MOVES, InboxRecord, InboxState
+from omnichannel.store.schema import inbox, inbox_handlers
+
+__all__ = ["InboxQueries"]
+
+
+class InboxQueries(StoreBase):
+    """The inbox part of :class:`~omnichannel.store.Store`."""
+
+    async def record_inbound(
+        self,
+        *,
+        dedupe_key: str,
+        kind: str,
+        channel: str,
+        payload: Mapping[str, Any],
+        received_at: datetime,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
+        """Write an inbound event as ``pending``; True when written, False for a duplicate
+        of ``dedupe_key`` (the caller acknowledges it and drops it)."""
+        received_at = aware(received_at, "received_at")
+        statement = (
+            self._insert(inbox)
+            .values(
+                dedupe_key=dedupe_key,
+                kind=kind,
+                channel=channel,
+                payload=dict(payload),
+                state=InboxState.PENDING.value,
+                attempts=0,
+                due_at=received_at,
+                received_at=received_at,
+                updated_at=received_at,
+            )
+            .on_conflict_do_nothing(index_elements=[inbox.c.dedupe_key])
+            .returning(inbox.c.id)
+        )
+        return await self._write(
+            lambda conn: conn.execute(statement).first() is not None, connection
+        )
+
+    async def claim_inbox(
+        self, *, worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[InboxRecord]:
+        """Claim up to ``limit`` due ``pending`` events, oldest due first: each moves to
+        ``handling`` under ``worker``'s lease until ``now + lease``, one more attempt."""
+        now = aware(now, "now")
+        chosen = self._locking(
+            sa.select(inbox.c.id)
+            .where(inbox.c.state == InboxState.PENDING.value, inbox.c.due_at <= now)
+            .order_by(inbox.c.due_at, inbox.c.id)
+            .limit(limit),
+            skip_locked=True,
+        ).cte("picked")
+        claim = (
+            sa.update(inbox)
+            .where(inbox.c.id.in_(sa.select(chosen.c.id)))
+            .values(
+                state=InboxState.HANDLING.value,
+                lease_owner=worker,
+                lease_expires_at=now + lease,
+                attempts=inbox.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*inbox.c)
+        )
+        records = await self._write(lambda conn: _inbox_records(conn, conn.execute(claim).all()))
+        return sorted(records, key=lambda record: (record.due_at, record.id))
+
+    async def handler_done(
+        self,
+        inbox_id: int,
+        handler: str,
+        *,
+        now: datetime | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        """Record that ``handler`` completed for event ``inbox_id`` (once; again is a no-op)."""
+        statement = (
+            self._insert(inbox_handlers)
+            .values(inbox_id=inbox_id, handler=handler, done_at=self._now(now))
+            .on_conflict_do_nothing(
+                index_elements=[inbox_handlers.c.inbox_id, inbox_handlers.c.handler]
+            )
+        )
+        await self._write(lambda conn: conn.execute(statement), connection)
+
+    async def settle_inbox(
+        self,
+        inbox_id: int,
+        *,
+        to: InboxState,
+        now: datetime,
+        due_at: datetime | None = None,
+        error: str | None = None,
+        worker: str | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
+        """Move an event along :data:`~omnichannel.store.records.INBOX_MOVES`; False (and
+        nothing changed) when the move is not allowed.
+
+        ``handling -> done | pending | dead``: with ``worker`` the event must still be under
+        its lease. ``pending`` is due at ``due_at`` (default ``now``); out of ``done`` or
+        ``dead`` (``omni inbox retry``) it starts over with no attempts used. ``error`` is
+        kept as the last error.
+        """
+        to = InboxState(to)
+        if to is InboxState.HANDLING:
+            raise ValueError("events move to handling only through claim_inbox, with a lease")
+        now = aware(now, "now")
+        due = now if due_at is None else aware(due_at, "due_at")
+        locked = self._locking(
+            sa.select(inbox.c.state, inbox.c.lease_owner).where(inbox.c.id == inbox_id)
+        )
+
+        def write(conn: Connection) -> bool:
+            row = conn.execute(locked).first()
+            if row is None:
+                return False
+            current = InboxState(row.state)
+            if to not in INBOX_MOVES[current]:
+                return False
+            if worker is not None and (
+                current is not InboxState.HANDLING or row.lease_owner != worker
+            ):
+                return False
+            values: dict[str, Any] = {
+                "state": to.value,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            }
+            if to is InboxState.PENDING:
+                values["due_at"] = due
+                if current is not InboxState.HANDLING:
+                    values["attempts"] = 0
+            if error is not None:
+                values["last_error"] = error
+            conn.execute(sa.update(inbox).where(inbox.c.id == inbox_id).values(values))
+            return True
+
+        return await self._write(write, connection)
+
+    async def expire_inbox_leases(self, *, now: datetime) -> int:
+        """Put events still ``handling`` after their lease expired back to ``pending``, due
+        now (handlers are idempotent per event: completed ones are recorded). Returns how
+        many."""
+        now = aware(now, "now")
+        expired = self._locking(
+            sa.select(inbox.c.id).where(
+                inbox.c.state == InboxState.HANDLING.value, inbox.c.lease_expires_at < now
+            ),
+            skip_locked=True,
+        ).cte("expired")
+        statement = (
+            sa.update(inbox)
+            .where(inbox.c.id.in_(sa.select(expired.c.id)))
+            .values(
+                state=InboxState.PENDING.value,
+                lease_owner=None,
+                lease_expires_at=None,
+                due_at=now,
+                updated_at=now,
+            )
+            .returning(inbox.c.id)
+        )
+        return await self._write(lambda conn: len(conn.execute(statement).all()))
+
+    async def inbox_record(self, inbox_id: int) -> InboxRecord | None:
+        """The event ``inbox_id``, or None."""
+        statement = sa.select(inbox).where(inbox.c.id == inbox_id)
+        records = await self._read(lambda conn: _inbox_records(conn, conn.execute(statement).all()))
+        return records[0] if records else None
+
+    async def list_inbox(
+        self, *, states: Collection[InboxState] | None = None, limit: int = 100
+    ) -> list[InboxRecord]:
+        """Up to ``limit`` events (in ``states`` when given), newest first."""
+        statement = sa.select(inbox)
+        if states is not None:
+            statement = statement.where(inbox.c.state.in_([InboxState(s).value for s in states]))
+        statement = statement.order_by(inbox.c.id.desc()).limit(limit)
+        return await self._read(lambda conn: _inbox_records(conn, conn.execute(statement).all()))
+
+    async def count_inbox(self) -> Mapping[InboxState, int]:
+        """How many events are in each state (every state listed, zeros included)."""
+        statement = sa.select(inbox.c.state, sa.func.count()).group_by(inbox.c.state)
+        rows = await self._read(lambda conn: conn.execute(statement).all())
+        found = {state: count for state, count in rows}
+        return {state: int(found.get(state.value, 0)) for state in InboxState}
+
+
+def _inbox_records(conn: Connection, rows: Sequence[Row[Any]]) -> list[InboxRecord]:
+    if not rows:
+        return []
+    done: dict[int, set[str]] = {}
+    handlers = sa.select(inbox_handlers.c.inbox_id, inbox_handlers.c.handler).where(
+        inbox_handlers.c.inbox_id.in_([row.id for row in rows])
+    )
+    for entry in conn.execute(handlers):
+        done.setdefault(entry.inbox_id, set()).add(entry.handler)
+    return [
+        InboxRecord(
+            id=row.id,
+            dedupe_key=row.dedupe_key,
+            kind=row.kind,
+            channel=row.channel,
+            payload=row.payload,
+            state=row.state,
+            attempts=row.attempts,
+            handlers_done=frozenset(done.get(row.id, ())),
+            due_at=row.due_at,
+            lease_owner=row.lease_owner,
+            lease_expires_at=row.lease_expires_at,
+            last_error=row.last_error,
+            received_at=row.received_at,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,413 @@
+"""The outbox: outbound envelopes, their leases and moves, and their history.
+
+An envelope is one row (its id is the key), written before any provider call. Workers claim
+due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two workers never claim one row; on
+SQLite the one writer at a time gives the same guarantee) with a lease; a worker settles its
+row only while it still holds the lease, and a lease that expires while ``sending`` ends
+``unknown``, never resent blindly. Every move appends a history row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from omnichannel.envelope import Envelope
+from omnichannel.errors import DuplicateEnvelope
+from omnichannel.store._base import StoreBase, aware
+from omnichannel.store.records import (
+    OUTBOX_MOVES,
+    SUPERSEDED,
+    HistoryEntry,
+    OutboxRecord,
+    OutboxState,
+)
+from omnichannel.store.schema import inbox, outbox, outbox_history, provider_messages, timers
+
+__all__ = ["OutboxQueries"]
+
+_TERMINAL_RETRY = frozenset({OutboxState.FAILED, OutboxState.DEAD})
+
+
+def _history(
+    envelope_id: str,
+    at: datetime,
+    from_state: OutboxState | None,
+    to_state: str,
+    reason: str | None = None,
+    worker: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "envelope_id": envelope_id,
+        "at": at,
+        "from_state": None if from_state is None else from_state.value,
+        "to_state": str(to_state),
+        "reason": reason,
+        "worker": worker,
+    }
+
+
+def _record(row: Row[Any] | Mapping[str, Any], provider_ids: Sequence[str]) -> OutboxRecord:
+    values = row._mapping if isinstance(row, Row) else row
+    return OutboxRecord(
+        envelope_id=values["envelope_id"],
+        channel=values["channel"],
+        state=values["state"],
+        envelope=Envelope.from_dict(values["envelope"]),
+        attempts=values["attempts"],
+        max_attempts=values["max_attempts"],
+        due_at=values["due_at"],
+        lease_owner=values["lease_owner"],
+        lease_expires_at=values["lease_expires_at"],
+        chain=values["chain"],
+        chain_step=values["chain_step"],
+        provider_ids=tuple(provider_ids),
+        last_error=values["last_error"],
+        receipt=values["receipt"],
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
+    )
+
+
+class OutboxQueries(StoreBase):
+    """The outbox half of :class:`~omnichannel.store.Store`."""
+
+    async def enqueue(
+        self,
+        envelope: Envelope,
+        *,
+        due_at: datetime,
+        max_attempts: int,
+        chain: str | None = None,
+        chain_step: int = 0,
+        now: datetime | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> OutboxRecord:
+        """Write ``envelope`` as ``queued``, due at ``due_at``.
+
+        One row per envelope id: enqueueing the same id again raises
+        :class:`~omnichannel.errors.DuplicateEnvelope` carrying the existing record, and
+        writes nothing (inside the caller's transaction too, which stays usable).
+        """
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        now = self._now(now)
+        values: dict[str, Any] = {
+            "envelope_id": envelope.id,
+            "channel": envelope.channel,
+            "state": OutboxState.QUEUED.value,
+            "envelope": envelope.to_dict(),
+            "attempts": 0,
+            "max_attempts": max_attempts,
+            "due_at": aware(due_at, "due_at"),
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "chain": chain,
+            "chain_step": chain_step,
+            "last_error": None,
+            "receipt": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        statement = (
+            self._insert(outbox)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[outbox.c.envelope_id])
+            .returning(outbox.c.envelope_id)
+        )
+        history = _history(envelope.id, now, None, OutboxState.QUEUED, "enqueued")
+
+        def write(conn: Connection) -> None:
+            if conn.execute(statement).first() is None:
+                existing = _record_in(conn, envelope.id)
+                assert existing is not None
+                raise DuplicateEnvelope(existing)
+            conn.execute(outbox_history.insert().values(history))
+
+        await self._write(write, connection)
+        return _record(values, ())
+
+    async def claim_outbox(
+        self,
+        *,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        envelope_id: str | None = None,
+    ) -> list[OutboxRecord]:
+        """Claim up to ``limit`` due ``queued`` rows, oldest due first, for ``worker``.
+
+        Each moves to ``sending`` with ``lease_owner=worker`` and ``lease_expires_at=now +
+        lease``, one more attempt and a history row. ``envelope_id`` claims that one row only
+        (the inline first attempt of ``router.send``).
+        """
+        now = aware(now, "now")
+        picked = sa.select(outbox.c.envelope_id).where(
+            outbox.c.state == OutboxState.QUEUED.value, outbox.c.due_at <= now
+        )
+        if envelope_id is not None:
+            picked = picked.where(outbox.c.envelope_id == envelope_id)
+        chosen = self._locking(
+            picked.order_by(outbox.c.due_at, outbox.c.envelope_id).limit(limit), skip_locked=True
+        ).cte("picked")
+        claim = (
+            sa.update(outbox)
+            .where(outbox.c.envelope_id.in_(sa.select(chosen.c.envelope_id)))
+            .values(
+                state=OutboxState.SENDING.value,
+                lease_owner=worker,
+                lease_expires_at=now + lease,
+                attempts=outbox.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*outbox.c)
+        )
+
+        def write(conn: Connection) -> list[OutboxRecord]:
+            rows = conn.execute(claim).all()
+            if not rows:
+                return []
+            conn.execute(
+                outbox_history.insert(),
+                [
+                    _history(
+                        row.envelope_id, now, OutboxState.QUEUED, OutboxState.SENDING, None, worker
+                    )
+                    for row in rows
+                ],
+            )
+            # A first attempt has no provider message yet: the lookup is for retries.
+            return _records(conn, rows, lookup=any(row.attempts > 1 for row in rows))
+
+        records = await self._write(write)
+        return sorted(records, key=lambda record: (record.due_at, record.envelope_id))
+
+    async def renew_leases(self, *, worker: str, until: datetime) -> int:
+        """Extend every lease ``worker`` holds (outbox rows sending, inbox events handling,
+        timers) to ``until``: the heartbeat. Returns how many were renewed."""
+        until = aware(until, "until")
+        statements = []
+        for table, state in (
+            (outbox, OutboxState.SENDING.value),
+            (inbox, "handling"),
+            (timers, None),
+        ):
+            statement = sa.update(table).where(table.c.lease_owner == worker)
+            if state is not None:
+                statement = statement.where(table.c.state == state)
+            statements.append(statement.values(lease_expires_at=until))
+
+        def write(conn: Connection) -> int:
+            return sum(conn.execute(statement).rowcount for statement in statements)
+
+        return await self._write(write)
+
+    async def transition(
+        self,
+        envelope_id: str,
+        *,
+        to: OutboxState,
+        now: datetime,
+        reason: str | None = None,
+        worker: str | None = None,
+        due_at: datetime | None = None,
+        receipt: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
+        """Move a row to ``to`` if :data:`~omnichannel.store.records.OUTBOX_MOVES` allows it
+        from where it is; return False (and change nothing) when it does not.
+
+        With ``worker``, the row must still be ``sending`` under that worker's lease
+        (fencing: after the sweep settled it ``unknown``, or another worker claimed it again,
+        the old worker cannot settle it). Leaving ``sending`` releases the lease. A move to
+        ``queued`` is due at ``due_at`` (default ``now``); out of ``failed`` or ``dead`` (an
+        operator's retry) it starts over with no attempts used. ``receipt`` and ``error``
+        are stored on the row. Every move appends a history row.
+        """
+        to = OutboxState(to)
+        if to is OutboxState.SENDING:
+            raise ValueError("rows move to sending only through claim_outbox, with a lease")
+        now = aware(now, "now")
+        due = now if due_at is None else aware(due_at, "due_at")
+        locked = self._locking(
+            sa.select(outbox.c.state, outbox.c.lease_owner).where(
+                outbox.c.envelope_id == envelope_id
+            )
+        )
+
+        def write(conn: Connection) -> bool:
+            found = conn.execute(locked).first()
+            if found is None:
+                return False
+            current = OutboxState(found.state)
+            if to not in OUTBOX_MOVES[current]:
+                return False
+            if worker is not None and (
+                current is not OutboxState.SENDING or found.lease_owner != worker
+            ):
+                return False
+            values: dict[str, Any] = {"state": to.value, "updated_at": now}
+            if current is OutboxState.SENDING:
+                values.update(lease_owner=None, lease_expires_at=None)
+            if to is OutboxState.QUEUED:
+                values["due_at"] = due
+                if current in _TERMINAL_RETRY:
+                    values["attempts"] = 0
+            if receipt is not None:
+                values["receipt"] = dict(receipt)
+            if error is not None:
+                values["last_error"] = dict(error)
+            conn.execute(
+                sa.update(outbox).where(outbox.c.envelope_id == envelope_id).values(values)
+            )
+            conn.execute(
+                outbox_history.insert().values(
+                    _history(envelope_id, now, current, to, reason, worker)
+                )
+            )
+            return True
+
+        return await self._write(write, connection)
+
+    async def supersede(
+        self,
+        envelope_id: str,
+        *,
+        now: datetime,
+        reason: str | None = None,
+        worker: str | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
+        """Note that a failover chain moved past this sent step: a history entry
+        ``sent -> superseded``; the state stays ``sent``. False when the row is not sent."""
+        now = aware(now, "now")
+        locked = self._locking(sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id))
+        history = _history(envelope_id, now, OutboxState.SENT, SUPERSEDED, reason, worker)
+
+        def write(conn: Connection) -> bool:
+            if conn.execute(locked).scalar() != OutboxState.SENT.value:
+                return False
+            conn.execute(outbox_history.insert().values(history))
+            return True
+
+        return await self._write(write, connection)
+
+    async def expire_leases(self, *, now: datetime) -> list[OutboxRecord]:
+        """Settle rows still ``sending`` after their lease expired (the worker died
+        mid-request) as ``unknown``, with a history row; return them, to reconcile."""
+        now = aware(now, "now")
+        expired = self._locking(
+            sa.select(outbox.c.envelope_id, outbox.c.lease_owner).where(
+                outbox.c.state == OutboxState.SENDING.value, outbox.c.lease_expires_at < now
+            ),
+            skip_locked=True,
+        )
+
+        def write(conn: Connection) -> list[OutboxRecord]:
+            owners = {row.envelope_id: row.lease_owner for row in conn.execute(expired)}
+            if not owners:
+                return []
+            rows = conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.envelope_id.in_(list(owners)))
+                .values(
+                    state=OutboxState.UNKNOWN.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .returning(*outbox.c)
+            ).all()
+            conn.execute(
+                outbox_history.insert(),
+                [
+                    _history(
+                        row.envelope_id,
+                        now,
+                        OutboxState.SENDING,
+                        OutboxState.UNKNOWN,
+                        "lease expired while sending",
+                        owners[row.envelope_id],
+                    )
+                    for row in rows
+                ],
+            )
+            return _records(conn, rows)
+
+        records = await self._write(write)
+        return sorted(records, key=lambda record: record.envelope_id)
+
+    async def outbox_record(self, envelope_id: str) -> OutboxRecord | None:
+        """The row of ``envelope_id``, or None."""
+        return await self._read(lambda conn: _record_in(conn, envelope_id))
+
+    async def list_outbox(
+        self, *, states: Collection[OutboxState] | None = None, limit: int = 100
+    ) -> list[OutboxRecord]:
+        """Up to ``limit`` rows (in ``states`` when given), newest first."""
+        statement = sa.select(outbox)
+        if states is not None:
+            statement = statement.where(outbox.c.state.in_([OutboxState(s).value for s in states]))
+        statement = statement.order_by(
+            outbox.c.created_at.desc(), outbox.c.envelope_id.desc()
+        ).limit(limit)
+        return await self._read(lambda conn: _records(conn, conn.execute(statement).all()))
+
+    async def history(self, envelope_id: str) -> list[HistoryEntry]:
+        """Every move of ``envelope_id``'s row, oldest first."""
+        statement = (
+            sa.select(outbox_history)
+            .where(outbox_history.c.envelope_id == envelope_id)
+            .order_by(outbox_history.c.id)
+        )
+        rows = await self._read(lambda conn: conn.execute(statement).all())
+        return [
+            HistoryEntry(
+                envelope_id=row.envelope_id,
+                at=row.at,
+                from_state=None if row.from_state is None else OutboxState(row.from_state),
+                to_state=row.to_state,
+                reason=row.reason,
+                worker=row.worker,
+            )
+            for row in rows
+        ]
+
+    async def count_outbox(self) -> Mapping[OutboxState, int]:
+        """How many rows are in each state (every state listed, zeros included)."""
+        statement = sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)
+        rows = await self._read(lambda conn: conn.execute(statement).all())
+        found = {state: count for state, count in rows}
+        return {state: int(found.get(state.value, 0)) for state in OutboxState}
+
+
+def _record_in(conn: Connection, envelope_id: str) -> OutboxRecord | None:
+    row = conn.execute(sa.select(outbox).where(outbox.c.envelope_id == envelope_id)).first()
+    return None if row is None else _records(conn, [row])[0]
+
+
+def _records(
+    conn: Connection, rows: Sequence[Row[Any]], *, lookup: bool = True
+) -> list[OutboxRecord]:
+    """The records of outbox ``rows``, with their provider ids (``lookup=False``: known to
+    have none)."""
+    parts: dict[str, list[str]] = {}
+    if rows and lookup:
+        statement = (
+            sa.select(provider_messages.c.envelope_id, provider_messages.c.provider_id)
+            .where(
+                provider_messages.c.envelope_id.in_([row.envelope_id for row in rows]),
+                provider_messages.c.part_index.is_not(None),
+            )
+            .order_by(provider_messages.c.envelope_id, provider_messages.c.part_index)
+        )
+        for part in conn.execute(statement):
+            parts.setdefault(part.envelope_id, []).append(part.provider_id)
+    return [_record(row, parts.get(row.envelope_id, ())) for row in rows]

@@ -1,0 +1,212 @@
+"""The store's tables: one :class:`~sqlalchemy.MetaData` for SQLite and PostgreSQL alike.
+
+Every table is prefixed ``omnichannel_`` and the migration version table is
+``omnichannel_schema_version``, so the store can share a database with the application that
+uses it (the transactional outbox), its own tables and its own Alembic history included.
+
+Times are timezone-aware UTC in Python everywhere: ``TIMESTAMP WITH TIME ZONE`` on
+PostgreSQL; on SQLite, which has no such type, fixed-width ISO text in UTC, which sorts and
+compares as the instants do (:class:`UTCDateTime` converts at the boundary).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "VERSION_TABLE",
+    "UTCDateTime",
+    "cursors",
+    "inbox",
+    "inbox_handlers",
+    "metadata",
+    "outbox",
+    "outbox_history",
+    "provider_messages",
+    "status_history",
+    "timers",
+    "windows",
+]
+
+SCHEMA_VERSION: Final = "0001"
+"""The Alembic head this code reads and writes (``migrations/versions/``); a test checks it."""
+VERSION_TABLE: Final = "omnichannel_schema_version"
+
+NO_BUSINESS: Final = ""
+"""The business address of a window recorded without one (a key column cannot be NULL)."""
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both engines; a naive value is refused."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"the store takes timezone-aware datetimes, got {value!r}")
+        value = value.astimezone(UTC)
+        # SQLite keeps the text SQLAlchemy writes; without the offset every value has one width.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> sa.types.TypeEngine[Any]:
+    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def _id() -> sa.types.TypeEngine[int]:
+    # SQLite's rowid aliasing (and so autoincrement) needs INTEGER exactly.
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+metadata = sa.MetaData()
+
+outbox = sa.Table(
+    "omnichannel_outbox",
+    metadata,
+    sa.Column("envelope_id", sa.String(255), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("envelope", _json(), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(255)),
+    sa.Column("lease_expires_at", UTCDateTime),
+    sa.Column("chain", sa.String(255)),
+    sa.Column("chain_step", sa.Integer, nullable=False),
+    sa.Column("last_error", _json()),
+    sa.Column("receipt", _json()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("omnichannel_outbox_due", "state", "due_at"),
+    sa.Index("omnichannel_outbox_lease", "state", "lease_expires_at"),
+    sa.Index("omnichannel_outbox_created", "created_at"),
+)
+
+outbox_history = sa.Table(
+    "omnichannel_outbox_history",
+    metadata,
+    sa.Column("id", _id(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "envelope_id",
+        sa.String(255),
+        sa.ForeignKey("omnichannel_outbox.envelope_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("from_state", sa.String(16)),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("worker", sa.String(255)),
+    sa.Index("omnichannel_outbox_history_envelope", "envelope_id", "id"),
+)
+
+provider_messages = sa.Table(
+    "omnichannel_provider_messages",
+    metadata,
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("provider_id", sa.String(255), primary_key=True),
+    sa.Column("envelope_id", sa.String(255)),
+    sa.Column("part_index", sa.Integer),
+    sa.Column("status", sa.String(16)),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The idempotency key of a part: envelope id + part index, recorded once.
+    sa.UniqueConstraint("envelope_id", "part_index", name="omnichannel_provider_messages_part"),
+)
+
+status_history = sa.Table(
+    "omnichannel_status_history",
+    metadata,
+    sa.Column("id", _id(), primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("provider_id", sa.String(255), nullable=False),
+    sa.Column("envelope_id", sa.String(255)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("status_after", sa.String(16), nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("update", _json(), nullable=False),
+    sa.Index("omnichannel_status_history_envelope", "envelope_id", "id"),
+    sa.Index("omnichannel_status_history_message", "channel", "provider_id"),
+)
+
+inbox = sa.Table(
+    "omnichannel_inbox",
+    metadata,
+    sa.Column("id", _id(), primary_key=True, autoincrement=True),
+    sa.Column("dedupe_key", sa.Text, nullable=False, unique=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("payload", _json(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(255)),
+    sa.Column("lease_expires_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("omnichannel_inbox_due", "state", "due_at"),
+    sa.Index("omnichannel_inbox_lease", "state", "lease_expires_at"),
+)
+
+inbox_handlers = sa.Table(
+    "omnichannel_inbox_handlers",
+    metadata,
+    sa.Column(
+        "inbox_id",
+        _id(),
+        sa.ForeignKey("omnichannel_inbox.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("handler", sa.String(255), primary_key=True),
+    sa.Column("done_at", UTCDateTime, nullable=False),
+)
+
+windows = sa.Table(
+    "omnichannel_windows",
+    metadata,
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("business", sa.String(255), primary_key=True),
+    sa.Column("customer", sa.String(255), primary_key=True),
+    sa.Column("last_inbound_at", UTCDateTime, nullable=False),
+    sa.Index("omnichannel_windows_customer", "channel", "customer"),
+)
+
+cursors = sa.Table(
+    "omnichannel_cursors",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("cursor", sa.Text),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+timers = sa.Table(
+    "omnichannel_timers",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("payload", _json(), nullable=False),
+    sa.Column("lease_owner", sa.String(255)),
+    sa.Column("lease_expires_at", UTCDateTime),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("omnichannel_timers_due", "due_at"),
+)

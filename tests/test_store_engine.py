@@ -1,0 +1,126 @@
+"""Opening a store: URLs, the configured default, the [store] table, the optional extra."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from omnichannel.config import parse_config
+from omnichannel.errors import ConfigurationError, StoreSchemaOutdated
+from omnichannel.store import SCHEMA_VERSION, configured_url
+from omnichannel.store.engine import parse_url
+
+
+@pytest.mark.parametrize(
+    ("url", "driver", "dialect", "path"),
+    [
+        ("sqlite:///omnichannel.db", "sqlite+aiosqlite", "sqlite", "omnichannel.db"),
+        (
+            "sqlite:////var/lib/omni/store.db",
+            "sqlite+aiosqlite",
+            "sqlite",
+            "/var/lib/omni/store.db",
+        ),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite", "sqlite", "x.db"),
+        ("sqlite://", "sqlite+aiosqlite", "sqlite", None),
+        ("postgresql+psycopg://app@db/omni", "postgresql+psycopg", "postgresql", None),
+        ("postgresql://app@db/omni", "postgresql+psycopg", "postgresql", None),
+    ],
+)
+def test_user_urls_map_to_the_async_drivers(
+    url: str, driver: str, dialect: str, path: str | None
+) -> None:
+    target = parse_url(url)
+    assert (target.url.drivername, target.dialect) == (driver, dialect)
+    assert target.sqlite_path == (None if path is None else Path(path))
+    assert target.memory is (url == "sqlite://")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "is not a database URL"),
+        ("mysql://app@db/omni", "runs on sqlite:///... or postgresql+psycopg://"),
+        ("postgresql+asyncpg://app@db/omni", "through psycopg 3"),
+        ("sqlite+pysqlite:///x.db", "through aiosqlite"),
+        ("sqlite:///x.db?synchronous=sometimes", "synchronous must be one of"),
+        ("sqlite:///x.db?journal=off", "unknown option(s) journal"),
+    ],
+)
+def test_bad_urls_are_configuration_errors(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        parse_url(url)
+    assert message in str(raised.value)
+
+
+def test_messages_show_a_url_without_its_password() -> None:
+    target = parse_url("postgresql+psycopg://app:hunter2@db/omni")
+    assert "hunter2" not in target.display
+    assert "hunter2" not in repr(target)
+    assert target.url.password == "hunter2"
+
+
+def test_without_a_store_table_the_store_is_a_file_next_to_the_configuration(
+    tmp_path: Path,
+) -> None:
+    config = parse_config({}, path=tmp_path / "omnichannel.toml")
+    assert configured_url(config) == f"sqlite:///{tmp_path / 'omnichannel.db'}"
+    assert configured_url(parse_config({})) == "sqlite:///omnichannel.db"
+
+
+def test_a_relative_sqlite_path_in_the_configuration_is_relative_to_the_file(
+    tmp_path: Path,
+) -> None:
+    data = {"store": {"url": "sqlite:///state/omni.db"}}
+    config = parse_config(data, path=tmp_path / "omnichannel.toml")
+    assert configured_url(config) == f"sqlite:///{tmp_path / 'state' / 'omni.db'}"
+    absolute = parse_config({"store": {"url": "sqlite:////srv/omni.db"}}, path=tmp_path / "c.toml")
+    assert configured_url(absolute) == "sqlite:////srv/omni.db"
+
+
+def test_the_store_url_is_read_with_environment_variables() -> None:
+    data = {"store": {"url": "postgresql+psycopg://app:${DB_PASSWORD}@db/omni"}}
+    config = parse_config(data, environ={"DB_PASSWORD": "s3cret"})
+    assert configured_url(config) == "postgresql+psycopg://app:s3cret@db/omni"
+
+
+def test_unknown_store_settings_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"unknown \[store\] setting\(s\) path"):
+        parse_config({"store": {"path": "x.db"}})
+    with pytest.raises(ConfigurationError, match=r"store\.url must be a database URL"):
+        parse_config({"store": {"url": 3}})
+
+
+def test_the_schema_error_says_what_to_do_either_way() -> None:
+    older = StoreSchemaOutdated("sqlite:///x.db", "0000", SCHEMA_VERSION)
+    assert "run `omni store upgrade`" in str(older)
+    newer = StoreSchemaOutdated("sqlite:///x.db", "9999", SCHEMA_VERSION)
+    assert "upgrade omnichannel" in str(newer)
+    assert isinstance(newer, ConfigurationError)
+
+
+def test_the_schema_version_is_the_head_of_the_shipped_migrations() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "omnichannel.store:migrations")
+    assert ScriptDirectory.from_config(config).get_heads() == [SCHEMA_VERSION]
+
+
+def test_sqlalchemy_is_imported_only_by_the_store() -> None:
+    code = (
+        "import sys\n"
+        "import omnichannel, omnichannel.router, omnichannel.cli, omnichannel.web\n"
+        "from omnichannel import StoreError, DuplicateEnvelope\n"
+        "from omnichannel.store import OutboxState, OutboxRecord, InboxState\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sqlalchemy', 'alembic', 'aiosqlite', 'psycopg')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
