@@ -68,6 +68,10 @@ class TwilioSmsSimulator(BaseSimulator):
     adapter_name: ClassVar[str] = "sms.twilio"
     prefix: ClassVar[str] = "twilio-messaging"
     sample_recipient: ClassVar[str] = "+14155550199"
+    scenarios: ClassVar[Mapping[str, str]] = {
+        number: f"refused at once: 400, error {code} ({text})"
+        for number, (code, text) in MAGIC_RECIPIENTS.items()
+    }
 
     settings: TwilioSmsSettings
 

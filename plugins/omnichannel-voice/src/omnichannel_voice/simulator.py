@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, ClassVar, Final
@@ -88,6 +88,12 @@ class TwilioVoiceSimulator(BaseSimulator):
     adapter_name: ClassVar[str] = "voice.twilio"
     prefix: ClassVar[str] = "twilio-voice"
     sample_recipient: ClassVar[str] = "+14155550199"
+    scenarios: ClassVar[Mapping[str, str]] = {
+        INVALID_NUMBER: "refused at once: 400, error 21211 (invalid To)",
+        BUSY_NUMBER: "rings, then ends busy",
+        NO_ANSWER_NUMBER: "rings, then ends no-answer",
+        MACHINE_NUMBER: "answered by a voicemail (AnsweredBy=machine_end_beep with detection)",
+    }
 
     settings: TwilioVoiceSettings
 
@@ -299,7 +305,7 @@ class TwilioVoiceSimulator(BaseSimulator):
             status = await self.context.post(
                 callback, headers=headers, body=urlencode(params).encode()
             )
-            if not 200 <= status < 300:
+            if status and not 200 <= status < 300:  # 0: unreachable, logged by the context
                 logger.warning("status callback for %s answered HTTP %d", sid, status)
 
 
