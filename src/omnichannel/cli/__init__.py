@@ -37,6 +37,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "channels": ("omnichannel.cli.channels", "channels", "List installed channel adapters."),
     "demo": ("omnichannel.cli.demo", "demo", "Run sandbox, listener and a send on every channel."),
     "doctor": ("omnichannel.cli.doctor", "doctor", "Check a configuration and the plugins."),
+    "init": ("omnichannel.cli.init", "init", "Write a commented omnichannel.toml."),
     "listen": ("omnichannel.cli.listen", "listen", "Serve the webhook app and print events."),
     "plugin": ("omnichannel.cli.plugin", "plugin", "Create and inspect channel plugins."),
     "replay": ("omnichannel.cli.replay", "replay", "Re-post webhooks recorded by omni listen."),
