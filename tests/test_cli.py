@@ -143,10 +143,11 @@ def test_doctor_reports_problems_without_printing_secrets(no_plugins: Path) -> N
     assert "super-secret-token-42" not in out
 
 
-def test_demo_with_no_plugins_says_which_to_install_and_exits_0(no_plugins: Path) -> None:
-    code, out, _ = _run("demo")
-    assert code == 0
-    assert "No channel plugins are installed" in out
+def test_demo_with_no_plugins_says_which_to_install_and_exits_1(no_plugins: Path) -> None:
+    code, out, err = _run("demo")
+    assert (code, out) == (1, "")
+    assert err.startswith("omni: error: nothing to demonstrate: no channel plugins are installed")
+    assert err.count("\n") == 1
 
 
 def test_help_lists_every_command_without_importing_them() -> None:
