@@ -84,7 +84,9 @@ raise RuntimeError("broken on purpose")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [["channels"], ["doctor"], ["send", "sms", "+1", "hi"]])
+@pytest.mark.parametrize(
+    "command", [["channels"], ["doctor"], ["send", "sms", "+1", "hi"], ["--version"]]
+)
 def test_a_broken_plugin_is_reported_once(tmp_path: Path, command: list[str]) -> None:
     (tmp_path / "omni_broken.py").write_text(textwrap.dedent(FAILING_PLUGIN))
     info = tmp_path / "omnichannel_broken-1.0.dist-info"

@@ -70,7 +70,6 @@ def is_local_refusal(error: BaseException) -> bool:
         InvalidEnvelope,
         InvalidRecipient,
         PolicyViolation,
-        SendError,
         UnsupportedFeature,
     )
 
@@ -78,7 +77,6 @@ def is_local_refusal(error: BaseException) -> bool:
         return True
     if not isinstance(error, ContentRejected | UnsupportedFeature | InvalidRecipient):
         return False
-    assert isinstance(error, SendError)
     return error.status_code is None and error.provider_code is None and error.receipt is None
 
 
@@ -189,11 +187,12 @@ def _with_common_options(command: click.Command) -> click.Command:
 
 
 def _version_text() -> str:
-    from omnichannel.plugins import BUILTIN_PLUGIN, PluginHost
+    from omnichannel.cli._shared import plugin_host
+    from omnichannel.plugins import BUILTIN_PLUGIN
 
     core = importlib.metadata.version("omnichannel")
     lines = [f"omni {core} (omnichannel {core}, Python {platform.python_version()})"]
-    host = PluginHost.from_entry_points()
+    host = plugin_host(reports_plugin_failures=True)
     adapters: dict[str, list[str]] = {}
     for name, entry in host.adapters().items():
         adapters.setdefault(entry.plugin.name, []).append(name)
