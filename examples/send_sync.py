@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from omnichannel import Address, Envelope, Router, SendError, load_config
+from omnichannel import Address, Envelope, OmnichannelError, Router, load_config
 
 
 def main() -> None:
@@ -22,11 +22,12 @@ def main() -> None:
         recipient=Address(channel=args.channel, value=args.to),
         content=args.text,
     )
-    with Router.from_config(load_config(args.config)).blocking() as router:
-        try:
+    try:
+        with Router.from_config(load_config(args.config)).blocking() as router:
             receipt = router.send(envelope)
-        except SendError as error:
-            raise SystemExit(f"not sent: {error}") from None
+    except OmnichannelError as error:
+        # An invalid number, a configuration problem or a failed send: one line, no traceback.
+        raise SystemExit(f"not sent: {error}") from None
     print(
         f"sent {receipt.envelope_id}: {receipt.provider_id} ({receipt.status.value}), "
         f"{receipt.fitting.segments} segment(s)"

@@ -143,10 +143,11 @@ def test_doctor_reports_problems_without_printing_secrets(no_plugins: Path) -> N
     assert "super-secret-token-42" not in out
 
 
-def test_demo_with_no_plugins_says_which_to_install_and_exits_0(no_plugins: Path) -> None:
-    code, out, _ = _run("demo")
-    assert code == 0
-    assert "No channel plugins are installed" in out
+def test_demo_with_no_plugins_says_which_to_install_and_exits_1(no_plugins: Path) -> None:
+    code, out, err = _run("demo")
+    assert (code, out) == (1, "")
+    assert err.startswith("omni: error: nothing to demonstrate: no channel plugins are installed")
+    assert err.count("\n") == 1
 
 
 def test_help_lists_every_command_without_importing_them() -> None:
@@ -207,12 +208,14 @@ class _NoServer:
     """Stands in for the uvicorn server: records the app and returns at once."""
 
     apps: ClassVar[list[Any]] = []
+    ports: ClassVar[list[int]] = []
 
     def __init__(self, app: Any, **options: Any) -> None:
         self.apps.append(app)
 
     async def serve(self, sockets: list[Any]) -> None:
         for sock in sockets:
+            self.ports.append(sock.getsockname()[1])
             sock.close()
 
 
@@ -237,8 +240,16 @@ def test_listen_public_url_reaches_the_webhook_app_and_the_adapters(
         "listen", "--config", str(config), "--port", "0",
         "--public-url", "https://hooks.example.com/", "--trust-proxy", "192.0.2.0/24",
     )  # fmt: skip
-    assert (code, err) == (0, "")
-    assert out == "listening on https://hooks.example.com/webhooks/{channel} for: sms\n"
+    assert code == 0
+    assert out == (
+        f"listening on http://127.0.0.1:{_NoServer.ports[-1]} for: sms\n"
+        "signatures checked against https://hooks.example.com/webhooks/{channel}\n"
+    )
+    assert err == (
+        "omni: warning: the public URL https://hooks.example.com is not this listener's "
+        f"address http://127.0.0.1:{_NoServer.ports[-1]}: providers reach it only through a "
+        "tunnel or proxy forwarding there\n"
+    )
     app = _NoServer.apps[-1]
     router = app.handler.__self__
     assert app.public_url == router.public_url == "https://hooks.example.com"

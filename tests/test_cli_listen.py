@@ -88,10 +88,13 @@ def test_a_polling_adapters_messages_reach_omni_listen_json(tmp_path: Path) -> N
     )
     try:
         assert process.stdout is not None
+        listening = json.loads(process.stdout.readline())
         line = process.stdout.readline()
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
+    assert listening["type"] == "listening", err
+    assert listening["channels"] == ["inbox"]
     assert line, err
     event = json.loads(line)
     assert event["type"] == "message"

@@ -163,7 +163,7 @@ def test_invalid_names_are_rejected_before_anything_is_written(
 ) -> None:
     code, output = _new(*args, "--dir", str(tmp_path))
     assert code == 2
-    assert "Invalid value" in output
+    assert output.startswith("omni: error: invalid value")
     assert "lower-case letter" in output
     assert list(tmp_path.iterdir()) == []
 

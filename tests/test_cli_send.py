@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -92,3 +93,27 @@ async def test_an_ambiguous_sms_never_fails_over_to_a_voice_call(tmp_path: Path)
     assert json.loads(out)["status"] == "unknown"
     assert len(sms.requests) == 1
     assert voice.requests == []
+
+
+async def test_ctrl_c_while_waiting_for_statuses_exits_130_after_a_clean_shutdown(
+    tmp_path: Path,
+) -> None:
+    async with ScriptedServer([CREATED]) as sms:  # accepts the message, never calls back
+        config = _config(tmp_path, sms.url)
+        env = {**os.environ, "OMNICHANNEL_PLUGINS": "twilio"}
+        code = "import sys; from omnichannel.cli import main; main(sys.argv[1:])"
+        args = ["send", "--config", str(config), "sms", "+14155550199", "hi", "--wait"]
+        async with await anyio.open_process(
+            [sys.executable, "-c", code, *args], env=env
+        ) as process:
+            assert process.stdout is not None
+            assert process.stderr is not None
+            first = b""
+            while not first.endswith(b"\n"):
+                first += await process.stdout.receive(1)
+            process.send_signal(signal.SIGINT)
+            returncode = await process.wait()
+            err = b"".join([chunk async for chunk in process.stderr])
+    assert first.startswith(b"sent ")
+    assert returncode == 130
+    assert err == b""

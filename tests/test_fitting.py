@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -79,7 +80,7 @@ def bodies(parts: list[str]) -> list[str]:
 
 # --- segment_info ---------------------------------------------------------------------------
 
-# Every case of sms_segments.cases in /work/shared/vectors.json (GSM 03.38 basic and extension
+# Every case of sms_segments.cases in tests/vectors.json (GSM 03.38 basic and extension
 # tables, UCS-2 in UTF-16 code units; single 160/70, concatenated 153/67).
 SEGMENT_VECTORS = [
     ("Hello world", "GSM-7", 11, 1),
@@ -108,12 +109,8 @@ def test_segment_info_matches_the_shared_vectors(
 
 
 def test_inline_vectors_are_every_case_of_the_shared_file() -> None:
-    path = "/work/shared/vectors.json"
-    try:
-        with open(path, encoding="utf-8") as file:
-            cases = json.load(file)["sms_segments"]["cases"]
-    except FileNotFoundError:
-        pytest.skip(f"{path} is not available here")
+    path = Path(__file__).resolve().parent / "vectors.json"
+    cases = json.loads(path.read_text(encoding="utf-8"))["sms_segments"]["cases"]
     expected = [(case["encoding"], case["units"], case["segments"]) for case in cases]
     assert [(enc, units, segs) for _, enc, units, segs in SEGMENT_VECTORS] == expected
 

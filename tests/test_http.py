@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -256,3 +257,72 @@ def test_jitter_spreads_the_computed_delay() -> None:
     assert policy.delay(1, None, rand=1.0) == 3.0
     assert policy.delay(1, None, rand=0.0) == 2.0
     assert policy.delay(2, None, rand=0.0) is None
+
+
+# --- log lines (omni -v / -vv) -------------------------------------------------------------
+
+TOKEN = "bot-t0k3n-in-the-path"
+
+
+def _exchange(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(201, json={"id": "M-1", "echo": TOKEN}, headers={"Set-Cookie": "s=1"})
+
+
+def _logged_request() -> ProviderRequest:
+    return ProviderRequest.json(
+        "POST",
+        f"https://api.provider.example/bot{TOKEN}/send?key={TOKEN}",
+        {"to": "+1", "secret": TOKEN},
+        headers={"Authorization": "Bearer s3cr3t-token"},
+    )
+
+
+async def test_info_logs_one_line_per_exchange_with_the_path_and_no_query(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sender = _sender(_exchange, Sleeps())
+    with caplog.at_level(logging.INFO, logger="omnichannel.http"):
+        await sender.send(_logged_request(), secret_values=lambda: [TOKEN])
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert message.startswith("POST api.provider.example /bot<redacted>/send -> 201 in ")
+    assert message.endswith(" ms")
+
+
+async def test_debug_logs_headers_and_bodies_with_every_secret_redacted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sender = _sender(_exchange, Sleeps())
+    with caplog.at_level(logging.DEBUG, logger="omnichannel.http"):
+        await sender.send(_logged_request(), secret_values=lambda: [TOKEN])
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert '> headers {"Authorization": "<redacted>", "Content-Type": "application/json"}' in text
+    assert '> body {"to":"+1","secret":"<redacted>"}' in text
+    assert '"set-cookie": "<redacted>"' in text.lower()
+    assert '< body {"id":"M-1","echo":"<redacted>"}' in text
+    assert TOKEN not in text
+    assert "s3cr3t-token" not in text
+
+
+async def test_a_failed_exchange_and_its_retry_are_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(201)])
+    sender = _sender(lambda request: next(answers), Sleeps())
+    with caplog.at_level(logging.INFO, logger="omnichannel.http"):
+        await sender.send(_request())
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines[0].startswith("POST api.provider.example /messages -> 429 in ")
+    assert lines[1].startswith("retrying api.provider.example in 0.00s after attempt 1")
+    assert lines[2].startswith("POST api.provider.example /messages -> 201 in ")
+
+
+async def test_secret_values_are_not_asked_for_when_nothing_logs() -> None:
+    def never() -> list[str]:
+        raise AssertionError("secret values are gathered only for log lines")
+
+    logging.getLogger("omnichannel.http").setLevel(logging.WARNING)
+    try:
+        await _sender(_exchange, Sleeps()).send(_logged_request(), secret_values=never)
+    finally:
+        logging.getLogger("omnichannel.http").setLevel(logging.NOTSET)

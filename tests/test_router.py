@@ -35,6 +35,7 @@ from omnichannel import (
     UnknownChannel,
     UnsupportedFeature,
     Visibility,
+    WebhookRequest,
     hookimpl,
 )
 from omnichannel.errors import ConfigurationError, InvalidRecipient, SendError
@@ -773,3 +774,51 @@ async def test_the_signpost_text_names_the_customer_and_a_failed_post_says_the_d
 def test_a_signpost_text_with_an_unknown_placeholder_is_refused() -> None:
     with pytest.raises(ValueError, match=r"only \{name\}, \{recipient\} and \{reference\}"):
         RoutingPolicy(signpost_text="hi {handle}")
+
+
+async def test_on_rejected_hears_every_refused_webhook_with_its_reason() -> None:
+    adapter = FakeAdapter()
+    router = Router([adapter], host=PluginHost())
+    heard: list[tuple[str, int, str]] = []
+    later: list[tuple[str, int, str]] = []
+
+    @router.on_rejected
+    def sync(channel: str, status_code: int, reason: str) -> None:
+        heard.append((channel, status_code, reason))
+
+    async def asynchronous(channel: str, status_code: int, reason: str) -> None:
+        later.append((channel, status_code, reason))
+
+    router.on_rejected(asynchronous)
+    url = "https://hooks.example.test/webhooks/fake"
+    unsigned = WebhookRequest(method="POST", url=url, body=b"{}")
+    malformed = adapter.signed_request(url, {"type": "nonsense"})
+    answers = [
+        (await router.handle_webhook("fake", unsigned)).status_code,
+        (await router.handle_webhook("fake", malformed)).status_code,
+        (await router.handle_webhook("fax", unsigned)).status_code,
+        (
+            await router.handle_webhook("fake", adapter.simulate(sender="c", text="hi", url=url))
+        ).status_code,
+    ]
+    assert answers == [403, 400, 404, 204]
+    assert (
+        heard
+        == later
+        == [
+            ("fake", 403, "missing or wrong X-Fake-Signature"),
+            ("fake", 400, "expected a message or status event"),
+            ("fax", 404, "no such channel"),
+        ]
+    )
+
+
+async def test_a_raising_rejected_handler_is_logged_and_the_refusal_still_answered() -> None:
+    router = Router([FakeAdapter()], host=PluginHost())
+
+    @router.on_rejected
+    def broken(channel: str, status_code: int, reason: str) -> None:
+        raise RuntimeError("printer broke")
+
+    request = WebhookRequest(method="POST", url="https://h.example.test/webhooks/fake", body=b"")
+    assert (await router.handle_webhook("fake", request)).status_code == 403

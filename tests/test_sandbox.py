@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
 import pytest
 
 from omnichannel import WebhookRequest, WebhookResponse
-from omnichannel.sandbox import BaseSimulator, Sandbox, SimulatorContext
+from omnichannel.sandbox import BaseSimulator, Sandbox, SimulatorContext, request_recipient
 
 pytestmark = pytest.mark.anyio
 
@@ -101,3 +103,68 @@ def test_two_simulators_cannot_share_a_prefix() -> None:
     context = SimulatorContext(public_url=None)
     with pytest.raises(ValueError, match="'echo'"):
         Sandbox([EchoSimulator({}, context), EchoSimulator({}, context)], context)
+
+
+class MagicSimulator(EchoSimulator):
+    adapter_name: ClassVar[str] = "magic.test"
+    prefix: ClassVar[str] = "magic"
+    scenarios: ClassVar[Mapping[str, str]] = {"+15005550010": "rings, then ends busy"}
+
+
+def test_a_simulator_declares_no_scenarios_unless_it_says() -> None:
+    assert EchoSimulator.scenarios == {}
+    assert MagicSimulator.scenarios["+15005550010"] == "rings, then ends busy"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "recipient"),
+    [
+        (
+            "application/x-www-form-urlencoded",
+            b"From=%2B1&To=%2B15005550010&To=%2B2",
+            "+15005550010",
+        ),
+        ("application/json", b'{"chat_id": 42, "text": "hi"}', "42"),
+        ("application/json", b'{"recipient": {"phone_number": "+1555"}}', "+1555"),
+        ("application/json", b'{"text": "nobody"}', None),
+        ("application/json", b"not json", None),
+    ],
+)
+def test_the_recipient_of_a_provider_call_is_found_in_its_form_or_json(
+    content_type: str, body: bytes, recipient: str | None
+) -> None:
+    request = WebhookRequest(
+        method="POST",
+        url="http://s.test/magic/send",
+        headers={"content-type": content_type},
+        body=body,
+    )
+    assert request_recipient(request) == recipient
+
+
+async def test_each_provider_call_is_logged_with_adapter_recipient_and_scenario(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    context = SimulatorContext(public_url="http://app.test/", transport=_callbacks([]))
+    sandbox = Sandbox([MagicSimulator({}, context)], context)
+    with caplog.at_level(logging.INFO, logger="omnichannel.sandbox"):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox)) as client:
+            await client.post("http://s.test/magic/calls", data={"To": "+15005550010"})
+            await client.post("http://s.test/magic/calls", data={"To": "+14155550199"})
+    assert [record.getMessage() for record in caplog.records] == [
+        "POST magic.test to +15005550010 -> 201 (scenario: rings, then ends busy)",
+        "POST magic.test to +14155550199 -> 201",
+    ]
+
+
+async def test_an_unreachable_application_is_named_as_such_in_the_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    context = SimulatorContext(public_url="http://127.0.0.1:9")
+    with caplog.at_level(logging.WARNING, logger="omnichannel.sandbox"):
+        assert await context.post("http://127.0.0.1:9/webhooks/x", headers={}, body=b"") == 0
+    await context.aclose()
+    assert caplog.records[0].getMessage() == (
+        "callback to http://127.0.0.1:9/webhooks/x failed: the listener is unreachable "
+        "(ConnectError); is omni listen running there?"
+    )

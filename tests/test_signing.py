@@ -1,6 +1,6 @@
 """Tests for omnichannel.signing: the generic webhook-signature schemes.
 
-The key vectors are copied inline from ``shared/vectors.json`` (computed there with the
+The key vectors are copied inline from ``tests/vectors.json`` (computed there with the
 providers' official client libraries and the standard library), so these tests never depend
 on that file; when it is present, one extra sweep checks every vector it holds.
 """
@@ -36,7 +36,7 @@ from omnichannel.signing import (
 
 Pairs = list[tuple[str, str]]
 
-# --- Inline vectors (copied from shared/vectors.json) ------------------------------------------
+# --- Inline vectors (copied from tests/vectors.json) ------------------------------------------
 
 # twilio-form-basic / twilio-form-multivalue / twilio-port-rules / twilio-json-bodysha256:
 # twilio-python's own unit-test vectors, token "12345".
@@ -841,30 +841,14 @@ def test_all_is_sorted_and_every_public_name_has_a_docstring() -> None:
         assert getattr(StandardWebhooks, method).__doc__, method
 
 
-# --- Sweep over every vector in shared/vectors.json, when it is checked out ----------------------
+# --- Sweep over every vector in tests/vectors.json ---------------------------------------------
 
-
-def _find_shared_vectors() -> Path | None:
-    for directory in (Path(__file__).resolve().parent, *Path(__file__).resolve().parents):
-        candidate = directory / "shared" / "vectors.json"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-_VECTORS_PATH = _find_shared_vectors()
-_VECTORS: dict[str, Any] = (
-    json.loads(_VECTORS_PATH.read_text(encoding="utf-8")) if _VECTORS_PATH else {}
-)
-_NO_VECTORS = pytest.mark.skip(
-    reason="shared/vectors.json not found in any directory above tests/ "
-    "(check out the shared/ directory next to the repository); the inline vectors still ran"
-)
+# A copy of the project's shared signature and encoding vectors: test data kept in the repository.
+_VECTORS_PATH = Path(__file__).resolve().parent / "vectors.json"
+_VECTORS: dict[str, Any] = json.loads(_VECTORS_PATH.read_text(encoding="utf-8"))
 
 
 def _file_vectors(select: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> list[Any]:
-    if not _VECTORS:
-        return [pytest.param({}, marks=_NO_VECTORS, id="no-vectors-file")]
     return [pytest.param(vector, id=vector["id"]) for vector in select(_VECTORS)]
 
 

@@ -323,3 +323,38 @@ async def test_the_path_is_kept_as_sent_not_as_decoded() -> None:
 
     await _call(WebhookApp(handler, public_url=PUBLIC), scope, receive)
     assert seen[0].url == f"{PUBLIC}/webhooks/files/a%2Fb?name=x%2Fy"
+
+
+async def test_the_app_reports_the_requests_it_refuses_itself_to_on_rejected() -> None:
+    router, _ = _limited_router(100)
+    refused: list[tuple[str, int, str]] = []
+
+    async def never() -> MutableMapping[str, Any]:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    app = WebhookApp.for_router(
+        router, read_timeout=0.02, on_rejected=lambda *event: refused.append(event)
+    )
+    too_big = _scope("/webhooks/fake", headers=[(b"content-length", b"101")])
+    with anyio.fail_after(5):
+        await _call(app, too_big, never)
+        await _call(app, _scope("/webhooks/fake"), never)
+    assert refused == [
+        ("fake", 413, "body over the limit of 100 bytes"),
+        ("fake", 408, "body not received in time"),
+    ]
+
+
+async def test_a_raising_on_rejected_callback_does_not_change_the_answer() -> None:
+    router, _ = _limited_router(100)
+
+    async def boom(channel: str, status_code: int, reason: str) -> None:
+        raise RuntimeError("printer broke")
+
+    async def receive() -> MutableMapping[str, Any]:
+        raise AssertionError("a body declared too big must not be read")
+
+    app = WebhookApp.for_router(router, on_rejected=boom)
+    scope = _scope("/webhooks/fake", headers=[(b"content-length", b"101")])
+    assert (await _call(app, scope, receive))["status"] == 413

@@ -573,7 +573,7 @@ class BaseAdapter(Generic[SettingsT]):
             self.sign_request if type(self).sign_request is not BaseAdapter.sign_request else None
         )
         response = await self.context.sender.send(
-            request, error_for=self.error_for_response, sign=sign
+            request, error_for=self.error_for_response, sign=sign, secret_values=self.secret_values
         )
         return self.parse_send_response(envelope, response)
 

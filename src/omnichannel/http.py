@@ -437,19 +437,28 @@ class Sender:
         *,
         error_for: ErrorForResponse = default_error_for_response,
         sign: SignRequest | None = None,
+        secret_values: Callable[[], Iterable[str]] | None = None,
     ) -> ProviderResponse:
         """Send ``request``; return the 2xx response or raise a :class:`SendError`.
 
         ``error_for`` turns a non-2xx answer into a typed error (the adapter's own mapping);
         ``sign`` is applied before every attempt (a per-request signature with a fresh nonce
-        and timestamp, such as OAuth 1.0a).
+        and timestamp, such as OAuth 1.0a). ``secret_values`` gives the values the log lines
+        must hide (the adapter's secrets); it is called only when logging is on.
+
+        Each exchange is logged on ``omnichannel.http``: at INFO one line (method, host, path
+        without query, status, milliseconds), at DEBUG the headers and bodies too, redacted.
         """
         transport = self.transport
         timeout = request.timeout or self.timeout
 
         async def attempt() -> ProviderResponse:
             signed = sign(request) if sign is not None else request
-            response = await transport.send(signed, timeout)
+            if logger.isEnabledFor(logging.INFO):
+                hidden = [value for value in secret_values() if value] if secret_values else []
+                response = await _logged_exchange(transport, signed, timeout, hidden)
+            else:
+                response = await transport.send(signed, timeout)
             if response.is_success:
                 return response
             error = error_for(response)
@@ -512,6 +521,51 @@ class Sender:
         """Close the transport and its connections."""
         if self._transport is not None:
             await self._transport.aclose()
+
+
+_SECRET_RESPONSE_HEADERS: Final = frozenset({"set-cookie", "authorization", "www-authenticate"})
+
+
+def _scrub(text: str, hidden: Iterable[str]) -> str:
+    for value in hidden:
+        text = text.replace(value, _REDACTED)
+    return text
+
+
+async def _logged_exchange(
+    transport: Transport, request: ProviderRequest, time_limit: float, hidden: list[str]
+) -> ProviderResponse:
+    """``transport.send`` with its log lines: one per exchange (the path without its query,
+    where a credential may sit), and the headers and bodies at DEBUG, redacted as
+    :meth:`ProviderRequest.redacted` redacts previews."""
+    path = request.url.split("?", 1)[0].split("#", 1)[0].partition("//")[2].partition("/")[2]
+    line = f"{request.method} {request.host} /{_scrub(path, hidden)}"
+    debug = logger.isEnabledFor(logging.DEBUG)
+    if debug:
+        view = request.redacted(hidden)
+        logger.debug("%s > headers %s", line, json.dumps(view["headers"], ensure_ascii=False))
+        logger.debug("%s > body %s", line, view["body"] or "(empty)")
+    started = time.perf_counter()
+    try:
+        response = await transport.send(request, time_limit)
+    except SendError as error:
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.info(
+            "%s -> %s after %.0f ms: %s", line, type(error).__name__, elapsed, error.message
+        )
+        raise
+    logger.info(
+        "%s -> %d in %.0f ms", line, response.status_code, (time.perf_counter() - started) * 1000
+    )
+    if debug:
+        headers = {
+            name: _REDACTED if name.lower() in _SECRET_RESPONSE_HEADERS else _scrub(value, hidden)
+            for name, value in response.headers.items()
+        }
+        body = ProviderRequest(method="", url="", body=response.body).redacted(hidden)["body"]
+        logger.debug("%s < headers %s", line, json.dumps(headers, ensure_ascii=False))
+        logger.debug("%s < body %s", line, body or "(empty)")
+    return response
 
 
 def _as_transport(transport: Transport | httpx.AsyncBaseTransport) -> Transport:

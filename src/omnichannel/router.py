@@ -16,9 +16,10 @@ pollers hand theirs to :meth:`Router.receive`.
 from __future__ import annotations
 
 import heapq
+import inspect
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -66,6 +67,7 @@ __all__ = ["Preview", "Router"]
 logger = logging.getLogger("omnichannel.router")
 
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+RejectedT = TypeVar("RejectedT", bound=Callable[[str, int, str], Awaitable[None] | None])
 
 AUTO_CHANNEL = "auto"
 
@@ -162,6 +164,7 @@ class Router:
             handler_timeout=self.policy.handler_timeout,
             on_outside_window=self._late_window_failure,
         )
+        self._rejected_handlers: list[Callable[[str, int, str], Awaitable[None] | None]] = []
         self._windowed_sends: BoundedDict[str, Envelope] = BoundedDict(10_000)
         self._scheduled: list[tuple[datetime, int, Envelope]] = []
         self._order = itertools.count()
@@ -288,6 +291,26 @@ class Router:
         :meth:`on_message`)."""
         self.dispatcher.status_handlers.append((handler, inline))
         return handler
+
+    def on_rejected(self, handler: RejectedT) -> RejectedT:
+        """Register a handler (sync or async) called as ``handler(channel, status_code,
+        reason)`` for every webhook request :meth:`handle_webhook` refuses (403 bad signature,
+        400 malformed, 404 no such channel); usable as a decorator.
+
+        It runs on the event loop before the refusal is answered, so it must not block; what
+        it raises is logged and ignored.
+        """
+        self._rejected_handlers.append(handler)
+        return handler
+
+    async def _rejected(self, channel: str, status_code: int, reason: str) -> None:
+        for handler in self._rejected_handlers:
+            try:
+                result = handler(channel, status_code, reason)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("a rejected-webhook handler raised; ignored")
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -750,11 +773,15 @@ class Router:
         """
         adapter = self._adapters.get(channel)
         if adapter is None:
+            if self._rejected_handlers:
+                await self._rejected(channel, 404, "no such channel")
             return WebhookResponse.text("no such channel", status_code=404)
         try:
             result = await adapter.handle_webhook(request)
         except WebhookError as error:
             logger.warning("refused %s webhook (%d): %s", channel, error.status_code, error)
+            if self._rejected_handlers:
+                await self._rejected(channel, error.status_code, error.message)
             return WebhookResponse.for_error(error)
         try:
             await self.receive(result.messages, result.statuses)

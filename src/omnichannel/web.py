@@ -14,6 +14,7 @@ and a body that does not arrive within ``read_timeout`` seconds is answered 408.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, Final
@@ -114,6 +115,8 @@ async def send_response(send: Send, response: WebhookResponse) -> None:
 
 
 WebhookHandler = Callable[[str, WebhookRequest], Awaitable[WebhookResponse]]
+RejectedHandler = Callable[[str, int, str], Awaitable[None] | None]
+"""Called as ``(channel, status_code, reason)`` for a request the app refuses itself."""
 
 
 class WebhookApp:
@@ -125,6 +128,8 @@ class WebhookApp:
     request coming from ``trusted_proxies`` (addresses or networks such as ``10.0.0.0/8``).
     ``body_limit`` gives each channel's largest body in bytes (default: 64 KiB for every
     channel); ``read_timeout`` is how long a body may take to arrive, in seconds.
+    ``on_rejected`` (sync or async) hears of the requests the app refuses itself before the
+    handler sees them (413 too large, 408 too slow), as ``(channel, status_code, reason)``.
     """
 
     def __init__(
@@ -137,8 +142,10 @@ class WebhookApp:
         body_limit: Callable[[str], int] | None = None,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         trusted_proxies: Iterable[str] = (),
+        on_rejected: RejectedHandler | None = None,
     ) -> None:
         self.handler = handler
+        self.on_rejected = on_rejected
         self.public_url = public_url.rstrip("/") if public_url else None
         self._channels = channels
         self.prefix = prefix
@@ -153,6 +160,7 @@ class WebhookApp:
         *,
         trusted_proxies: Iterable[str] = (),
         read_timeout: float = DEFAULT_READ_TIMEOUT,
+        on_rejected: RejectedHandler | None = None,
     ) -> WebhookApp:
         """The app for a :class:`~omnichannel.Router`: signatures are checked against the
         router's ``public_url`` (the one its adapters give providers for callbacks), and each
@@ -172,6 +180,7 @@ class WebhookApp:
             body_limit=body_limit,
             read_timeout=read_timeout,
             trusted_proxies=trusted_proxies,
+            on_rejected=on_rejected,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -195,10 +204,10 @@ class WebhookApp:
                 base_url = self.public_url or request_base_url(scope, self.trusted_proxies)
                 request = await read_request(scope, receive, base_url, limit=limit)
         except BodyTooLarge:
-            await send_response(send, _refusal(413, f"body over the limit of {limit} bytes"))
+            await self._refuse(send, channel, 413, f"body over the limit of {limit} bytes")
             return
         except TimeoutError:
-            await send_response(send, _refusal(408, "body not received in time"))
+            await self._refuse(send, channel, 408, "body not received in time")
             return
         except ClientDisconnected:
             return
@@ -208,6 +217,16 @@ class WebhookApp:
             logger.exception("webhook for channel %r failed", channel)
             response = WebhookResponse.text("internal error", status_code=500)
         await send_response(send, response)
+
+    async def _refuse(self, send: Send, channel: str, status_code: int, reason: str) -> None:
+        if self.on_rejected is not None:
+            try:
+                result = self.on_rejected(channel, status_code, reason)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("the on_rejected callback raised; ignored")
+        await send_response(send, _refusal(status_code, reason))
 
 
 def _refusal(status_code: int, text: str) -> WebhookResponse:

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from omnichannel.config import Config, load_config
+from omnichannel.cli import request_json
+from omnichannel.config import CONFIG_ENV_VAR, DEFAULT_CONFIG_NAME, Config, load_config
+from omnichannel.errors import ConfigurationError
 from omnichannel.plugins import PluginHost
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    # Noted for the whole run, so an error raised anywhere in the command is JSON too.
+    if value:
+        request_json()
+    return value
+
 
 config_option = click.option(
     "--config",
@@ -20,12 +32,75 @@ config_option = click.option(
     default=None,
     help="Configuration file (default: $OMNICHANNEL_CONFIG, then ./omnichannel.toml).",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    is_eager=True,
+    callback=_remember_json,
+    help="Print JSON for machines (errors too).",
+)
 
 
-def load(config_path: str | None) -> tuple[Config, PluginHost]:
-    """The configuration and a plugin host with every installed plugin."""
-    return load_config(config_path), PluginHost.from_entry_points()
+def read_config(config_path: str | None) -> Config:
+    """The configuration, with every way reading the file can fail as one line."""
+    try:
+        return load_config(config_path)
+    except UnicodeDecodeError as exc:
+        where = config_path or "the configuration file"
+        raise ConfigurationError(
+            f"{where} is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigurationError(
+            f"{config_path} is a directory, not a configuration file"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read {exc.filename or config_path}: {exc.strerror or exc}"
+        ) from None
+
+
+def load(
+    config_path: str | None, *, reports_plugin_failures: bool = False
+) -> tuple[Config, PluginHost]:
+    """The configuration and a plugin host with every installed plugin.
+
+    A plugin that fails to load is logged as a warning, unless the command lists failures
+    itself (``reports_plugin_failures``): each is reported once either way.
+    """
+    config = read_config(config_path)
+    return config, plugin_host(reports_plugin_failures=reports_plugin_failures)
+
+
+def plugin_host(*, reports_plugin_failures: bool = False) -> PluginHost:
+    """Every installed plugin (see :func:`load` for ``reports_plugin_failures``)."""
+    log = logging.getLogger("omnichannel.plugins")
+    if not reports_plugin_failures:
+        return PluginHost.from_entry_points()
+    previous = log.disabled
+    log.disabled = True
+    try:
+        host = PluginHost.from_entry_points()
+        host.adapters()  # where adapter problems are found and logged
+    finally:
+        log.disabled = previous
+    return host
+
+
+def adapter_secrets(adapter: object) -> list[str]:
+    """The values ``adapter`` holds as secrets (``BaseAdapter.secret_values``): what no
+    output may show. An adapter that does not say has none known."""
+    values: Callable[[], list[str]] | None = getattr(adapter, "secret_values", None)
+    return list(values()) if callable(values) else []
+
+
+def where_config_was_looked_for() -> str:
+    """Where a configuration is looked for, for messages about a missing one."""
+    return (
+        f"looked for --config, ${CONFIG_ENV_VAR}, and {Path.cwd() / DEFAULT_CONFIG_NAME}; "
+        "run `omni init` to write one"
+    )
 
 
 def print_json(data: object) -> None:

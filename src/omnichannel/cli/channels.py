@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from omnichannel.cli._shared import INSTALL_HINT, config_option, json_option, load, print_json, warn
+from omnichannel.cli._output import warn
+from omnichannel.cli._shared import INSTALL_HINT, config_option, json_option, load, print_json
 
 
 @click.command()
@@ -19,7 +20,7 @@ from omnichannel.cli._shared import INSTALL_HINT, config_option, json_option, lo
 def channels(config_path: str | None, as_json: bool, as_markdown: bool) -> None:
     """List installed channel adapters: channel, provider, distribution, version, whether the
     configuration uses them, and their capabilities."""
-    config, host = load(config_path)
+    config, host = load(config_path, reports_plugin_failures=True)
     configured = {channel.adapter for channel in config.channels.values()}
     entries = host.adapters()
     if as_markdown:
@@ -43,9 +44,9 @@ def channels(config_path: str | None, as_json: bool, as_markdown: bool) -> None:
     if as_json:
         print_json(rows)
         for failure in failures:
-            warn(f"omni: plugin failed to load: {failure}")
+            warn(f"plugin failed to load: {failure}")
         if not rows:
-            warn(f"omni: {INSTALL_HINT}")
+            warn(INSTALL_HINT)
         return
     if not rows:
         click.echo(INSTALL_HINT[0].upper() + INSTALL_HINT[1:] + ".")

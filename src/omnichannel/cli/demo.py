@@ -11,7 +11,9 @@ import click
 import httpx
 import uvicorn
 
-from omnichannel.cli._shared import INSTALL_HINT, json_option, print_line, warn
+from omnichannel.cli import EXIT_FAILURE, report_error
+from omnichannel.cli._output import warn
+from omnichannel.cli._shared import INSTALL_HINT, json_option, print_line
 from omnichannel.cli.listen import attach_printers
 from omnichannel.cli.send import render_receipt
 from omnichannel.config import ChannelConfig, Config
@@ -62,10 +64,9 @@ async def _start(server: uvicorn.Server, sock: Any, group: Any) -> None:
 def demo(timeout: float, step_delay: float, out_of_order: bool, as_json: bool) -> None:
     """Start the sandbox and a listener on loopback with a temporary configuration, send a
     message on every installed channel, post one inbound message per channel, and print each
-    receipt and the events that come back."""
+    receipt and the events that come back. Exits 1 when something failed, when the statuses
+    did not all come back in time, or when no installed plugin ships a simulator."""
     host = PluginHost.from_entry_points()
-    for failure in host.load_failures:
-        warn(f"omni: plugin failed to load: {failure}")
     sandbox_sock, listen_sock = bind("127.0.0.1", 0), bind("127.0.0.1", 0)
     sandbox_url = f"http://127.0.0.1:{sandbox_sock.getsockname()[1]}"
     public_url = f"http://127.0.0.1:{listen_sock.getsockname()[1]}"
@@ -73,8 +74,11 @@ def demo(timeout: float, step_delay: float, out_of_order: bool, as_json: bool) -
     if not config.channels:
         sandbox_sock.close()
         listen_sock.close()
-        click.echo(INSTALL_HINT[0].upper() + INSTALL_HINT[1:] + ".")
-        return
+        # The demo demonstrated nothing: a failure (1), as a timed-out demo is.
+        report_error(
+            f"nothing to demonstrate: {INSTALL_HINT} that ships a simulator", "no_plugins", 1
+        )
+        raise SystemExit(EXIT_FAILURE)
     statuses: list[StatusUpdate] = []
     failures: list[str] = []
 
@@ -105,8 +109,14 @@ def demo(timeout: float, step_delay: float, out_of_order: bool, as_json: bool) -
                         as_json,
                         failures,
                     )
-                with anyio.move_on_after(timeout):
+                with anyio.move_on_after(timeout) as waiting:
                     await context.settle()
+                if waiting.cancelled_caught:
+                    failures.append(
+                        f"timed out after {timeout:g}s before every status came back "
+                        "(raise --timeout?)"
+                    )
+                    warn(f"{failures[-1]}")
                 await sandbox.aclose()
                 for server in servers:
                     server.should_exit = True
@@ -154,7 +164,7 @@ async def _exercise(
         receipt = await router.send(envelope)
     except OmnichannelError as error:
         failures.append(f"{channel}: {error}")
-        warn(f"omni: {channel}: send failed: {error}")
+        warn(f"{channel}: send failed: {error}")
         return
     if as_json:
         print_line({"type": "receipt", "receipt": receipt.to_dict()})

@@ -1,15 +1,28 @@
-"""``omni listen``: serve the webhook app, poll the pull channels, and print every message and
-status as it arrives."""
+"""``omni listen``: serve the webhook app, poll the pull channels, and print every message,
+status and refused request as it arrives (``--record`` keeps the accepted requests for
+``omni replay``)."""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Awaitable, Callable, Collection
+from pathlib import Path
+from typing import Final
 
 import anyio
 import attrs
 import click
 
-from omnichannel.cli._shared import config_option, json_option, load, print_line
+from omnichannel.adapter import WebhookRequest, WebhookResponse
+from omnichannel.cli._events import (
+    DEFAULT_TEXT_LIMIT,
+    printable,
+    render_message,
+    render_rejected,
+    render_status,
+)
+from omnichannel.cli._output import quiet_logger, warn
+from omnichannel.cli._recording import Recorder
+from omnichannel.cli._shared import adapter_secrets, config_option, json_option, load, print_line
 from omnichannel.envelope import Envelope
 from omnichannel.events import StatusUpdate
 from omnichannel.forwarding import parse_networks
@@ -18,67 +31,74 @@ from omnichannel.router import Router
 from omnichannel.serving import DEFAULT_HEAD_TIMEOUT, DEFAULT_LIMIT_CONCURRENCY, bind, build_server
 from omnichannel.web import WebhookApp
 
-SCHEDULER_INTERVAL_SECONDS = 1.0
-
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-# C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional controls
-# (a right-to-left override can make a line read as something else).
-_UNPRINTABLE = [
-    *range(0x00, 0x20),
-    *range(0x7F, 0xA0),
-    0x061C,
-    0x200E,
-    0x200F,
-    0x2028,
-    0x2029,
-    *range(0x202A, 0x202F),
-    *range(0x2066, 0x206A),
+__all__ = [
+    "EVENT_TYPES",
+    "attach_printers",
+    "listen",
+    "printable",
+    "render_message",
+    "render_status",
+    "run_scheduler",
 ]
-_ESCAPES = {
-    code: _NAMED_ESCAPES.get(chr(code), f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    for code in _UNPRINTABLE
-}
+
+SCHEDULER_INTERVAL_SECONDS = 1.0
+EVENT_TYPES: Final = ("message", "status", "rejected")
+# The answers of handle_webhook that refuse a request: anything else passed verification.
+_REFUSED: Final = frozenset({400, 403, 404})
+
+RejectedPrinter = Callable[[str, int, str], None]
 
 
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped (``\\n``, ``\\x1b``), so what a customer
-    or provider sent cannot forge a line or drive the terminal."""
-    return text.translate(_ESCAPES)
+def attach_printers(
+    router: Router,
+    as_json: bool,
+    *,
+    channels: Collection[str] = (),
+    types: Collection[str] = (),
+    text_limit: int | None = None,
+) -> RejectedPrinter:
+    """Print messages, statuses and refused requests as the router dispatches them, only
+    those of ``channels`` and ``types`` when given; returns the printer of refusals (for the
+    ones the webhook app makes itself)."""
 
-
-def render_message(envelope: Envelope) -> str:
-    """The human form of an inbound message, on one line whatever the message holds."""
-    sender = envelope.sender.value if envelope.sender else "?"
-    flags = "".join(f" [{key}={value}]" for key, value in envelope.metadata.items())
-    return _printable(f"message {envelope.channel} from {sender}: {envelope.content.text}{flags}")
-
-
-def render_status(update: StatusUpdate) -> str:
-    """The human form of a status update, on one line whatever the provider sent."""
-    reason = f" ({update.reason.value}: {update.provider_code})" if update.reason else ""
-    about = update.envelope_id or "unknown envelope"
-    return _printable(
-        f"status {update.channel} {update.provider_id} -> {update.status.value}{reason} [{about}]"
-    )
-
-
-def attach_printers(router: Router, as_json: bool) -> None:
-    """Print messages and statuses as the router dispatches them."""
+    def shown(kind: str, channel: str) -> bool:
+        return (not types or kind in types) and (not channels or channel in channels)
 
     def on_message(envelope: Envelope) -> None:
+        if not shown("message", envelope.channel):
+            return
         if as_json:
             print_line({"type": "message", "envelope": envelope.to_dict()})
         else:
-            click.echo(render_message(envelope))
+            click.echo(render_message(envelope, limit=text_limit))
 
     def on_status(update: StatusUpdate) -> None:
+        if not shown("status", update.channel):
+            return
         if as_json:
             print_line({"type": "status", "status": update.to_dict()})
         else:
             click.echo(render_status(update))
 
+    def on_rejected(channel: str, status_code: int, reason: str) -> None:
+        if not shown("rejected", channel):
+            return
+        if as_json:
+            print_line(
+                {
+                    "type": "rejected",
+                    "channel": channel,
+                    "status_code": status_code,
+                    "reason": reason,
+                }
+            )
+        else:
+            click.echo(render_rejected(channel, status_code, reason))
+
     router.on_message(on_message, inline=True)
     router.on_status(on_status, inline=True)
+    router.on_rejected(on_rejected)
+    return on_rejected
 
 
 async def run_scheduler(router: Router) -> None:
@@ -87,6 +107,35 @@ async def run_scheduler(router: Router) -> None:
         await router.send_due()
         await router.release_held_statuses()
         await anyio.sleep(SCHEDULER_INTERVAL_SECONDS)
+
+
+def _recording_handler(
+    router: Router, recorder: Recorder
+) -> Callable[[str, WebhookRequest], Awaitable[WebhookResponse]]:
+    async def handle(channel: str, request: WebhookRequest) -> WebhookResponse:
+        response = await router.handle_webhook(channel, request)
+        if response.status_code not in _REFUSED:
+            recorder.write(channel, request)
+        return response
+
+    return handle
+
+
+def _secrets_of(router: Router) -> Callable[[str], list[str]]:
+    return lambda channel: adapter_secrets(router.adapter(channel))
+
+
+def _banner(router: Router, bound: str, public_url: str | None) -> list[str]:
+    channels = ", ".join(router.channels) or "no channels"
+    lines = [f"listening on {bound} for: {channels}"]
+    if public_url:
+        lines.append(f"signatures checked against {public_url}/webhooks/{{channel}}")
+    else:
+        lines.append(
+            f"signatures checked against the URL each request arrived on "
+            f"({bound}/webhooks/{{channel}}); set --public-url when providers call another"
+        )
+    return lines
 
 
 @click.command()
@@ -120,6 +169,32 @@ async def run_scheduler(router: Router) -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds a client has to send its request head, and again its body.",
 )
+@click.option(
+    "--channel",
+    "only_channels",
+    multiple=True,
+    metavar="CHANNEL",
+    help="Print only this channel's events (repeatable).",
+)
+@click.option(
+    "--type",
+    "only_types",
+    multiple=True,
+    type=click.Choice(EVENT_TYPES),
+    help="Print only events of this type (repeatable).",
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help=f"Print whole message texts (otherwise cut at {DEFAULT_TEXT_LIMIT} characters).",
+)
+@click.option(
+    "--record",
+    "record_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append every accepted request to FILE as JSON lines, for omni replay.",
+)
 @json_option
 def listen(
     config_path: str | None,
@@ -129,10 +204,16 @@ def listen(
     trusted_proxies: tuple[str, ...],
     limit_concurrency: int,
     read_timeout: float,
+    only_channels: tuple[str, ...],
+    only_types: tuple[str, ...],
+    full: bool,
+    record_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Serve /webhooks/{channel}; print inbound messages and statuses (JSON lines: --json)."""
-    logging.basicConfig(level=logging.WARNING, format="omni: %(levelname)s %(name)s: %(message)s")
+    """Serve /webhooks/{channel}; print inbound messages, statuses and refused requests
+    (JSON lines: --json)."""
+    # Refused requests are printed as events; the router's log line would repeat each one.
+    quiet_logger("omnichannel.router")
     config, plugin_host = load(config_path)
     if public_url:
         # The adapters build their status-callback URLs from the same public URL.
@@ -140,26 +221,60 @@ def listen(
     proxies = (*config.trusted_proxies, *trusted_proxies)
     parse_networks(trusted_proxies, where="--trust-proxy")
     sock = bind(host, port)
-    base = config.public_url or f"http://{host}:{sock.getsockname()[1]}"
+    bound = f"http://{host}:{sock.getsockname()[1]}"
 
     async def run() -> None:
         async with Router.from_config(config, host=plugin_host) as router:
-            attach_printers(router, as_json)
-            app = WebhookApp.for_router(router, trusted_proxies=proxies, read_timeout=read_timeout)
-            if not as_json:
-                click.echo(
-                    f"listening on {base}/webhooks/{{channel}} for: "
-                    f"{', '.join(router.channels) or 'no channels'}"
+            unknown = sorted(set(only_channels) - set(router.channels))
+            if unknown:
+                warn(f"--channel {', '.join(unknown)}: not configured; nothing will match")
+            on_rejected = attach_printers(
+                router,
+                as_json,
+                channels=only_channels,
+                types=only_types,
+                text_limit=None if full else DEFAULT_TEXT_LIMIT,
+            )
+            app = WebhookApp.for_router(
+                router, trusted_proxies=proxies, read_timeout=read_timeout, on_rejected=on_rejected
+            )
+            recorder = (
+                Recorder(record_path, secrets_of=_secrets_of(router)) if record_path else None
+            )
+            if recorder is not None:
+                app.handler = _recording_handler(router, recorder)
+            if as_json:
+                print_line(
+                    {
+                        "type": "listening",
+                        "address": bound,
+                        "public_url": config.public_url,
+                        "channels": router.channels,
+                    }
+                )
+            else:
+                for line in _banner(router, bound, config.public_url):
+                    click.echo(line)
+                if recorder is not None:
+                    click.echo(f"recording accepted requests to {recorder.path}")
+            if config.public_url and config.public_url != bound:
+                warn(
+                    f"the public URL {config.public_url} is not this listener's address "
+                    f"{bound}: providers reach it only through a tunnel or proxy forwarding there"
                 )
             server = build_server(
                 app, limit_concurrency=limit_concurrency, head_timeout=read_timeout
             )
-            async with anyio.create_task_group() as group:
-                group.start_soon(run_scheduler, router)
-                poller = Poller(router)
-                if poller.channels:
-                    group.start_soon(poller.run)
-                await server.serve(sockets=[sock])
-                group.cancel_scope.cancel()
+            try:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(run_scheduler, router)
+                    poller = Poller(router)
+                    if poller.channels:
+                        group.start_soon(poller.run)
+                    await server.serve(sockets=[sock])
+                    group.cancel_scope.cancel()
+            finally:
+                if recorder is not None:
+                    recorder.close()
 
     anyio.run(run)

@@ -6,10 +6,16 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from omnichannel.cli._scaffold import PluginNames
 
 
 @click.group()
@@ -21,9 +27,9 @@ def plugin() -> None:
 def commands() -> None:
     """List the extra commands installed plugins add to omni."""
     from omnichannel.cli import BUILTIN_COMMANDS
-    from omnichannel.plugins import PluginHost
+    from omnichannel.cli._shared import plugin_host
 
-    host = PluginHost.from_entry_points()
+    host = plugin_host(reports_plugin_failures=True)
     found = host.cli_commands(reserved=BUILTIN_COMMANDS)
     if not found:
         click.echo("no plugin adds commands")
@@ -42,6 +48,26 @@ def _checked(ctx: click.Context, param: click.Parameter, value: str | None) -> s
         return check_name(value, "plugin name" if param.name == "name" else str(param.name))
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def _refuse_installed(names: PluginNames) -> None:
+    """A new plugin named like an installed distribution (or package) would shadow it, or be
+    shadowed by it, once installed."""
+    try:
+        installed = importlib.metadata.distribution(names.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed is not None:
+        raise click.BadParameter(
+            f"{names.distribution} {installed.version} is already installed; a plugin of that "
+            "name would shadow it (choose another NAME)",
+            param_hint="'NAME'",
+        )
+    if importlib.util.find_spec(names.package) is not None:
+        raise click.BadParameter(
+            f"a package named {names.package} is already importable; choose another NAME",
+            param_hint="'NAME'",
+        )
 
 
 @plugin.command("new")
@@ -69,6 +95,7 @@ def new(name: str, channel: str | None, provider: str, directory: Path) -> None:
     from omnichannel.cli._scaffold import PluginNames, TemplateMissing, create_plugin
 
     names = PluginNames(name=name, channel=channel or name, provider=provider)
+    _refuse_installed(names)
     try:
         target = create_plugin(names, directory)
     except FileExistsError:

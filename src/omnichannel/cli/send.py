@@ -1,20 +1,43 @@
-"""``omni send CHANNEL TO TEXT``: send one message and print the receipt."""
+"""``omni send CHANNEL TO [TEXT]``: send one message and print the receipt; preview it with
+``--dry-run``; follow its statuses with ``--wait``."""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import anyio
 import click
 
 from omnichannel.adapter import SendReceipt
-from omnichannel.cli import exit_code_for
-from omnichannel.cli._shared import config_option, json_option, load, print_json
+from omnichannel.cli import exit_code_for, json_requested, report_error
+from omnichannel.cli._events import printable, render_status, status_word
+from omnichannel.cli._shared import (
+    config_option,
+    json_option,
+    load,
+    print_json,
+    print_line,
+    where_config_was_looked_for,
+)
 from omnichannel.config import Config
 from omnichannel.content import Content, Media
 from omnichannel.envelope import Address, Envelope
 from omnichannel.errors import ConfigurationError, SendError, UnknownChannel
-from omnichannel.media_urls import check_media_urls
+from omnichannel.events import StatusUpdate
 from omnichannel.plugins import PluginHost
-from omnichannel.router import Router
+from omnichannel.router import Preview, Router
+
+__all__ = [
+    "failure_message",
+    "failure_report",
+    "render_preview",
+    "render_receipt",
+    "require_channel",
+    "send",
+]
 
 
 def require_channel(config: Config, host: PluginHost, channel: str) -> None:
@@ -22,14 +45,26 @@ def require_channel(config: Config, host: PluginHost, channel: str) -> None:
     if channel in config.channels:
         return
     installed = sorted({entry.info.channel for entry in host.adapters().values()})
-    if channel in installed:
-        where = str(config.path) if config.path else "omnichannel.toml"
-        adapters = ", ".join(entry.info.name for entry in host.adapters_for_channel(channel))
+    if channel not in installed:
+        raise UnknownChannel(channel, installed)
+    adapters = ", ".join(entry.info.name for entry in host.adapters_for_channel(channel))
+    if config.path is None:
         raise ConfigurationError(
-            f"channel {channel!r} is installed but not configured in {where}; add "
-            f"[channels.{channel}] with adapter = one of: {adapters}"
+            f"channel {channel!r} is installed but no configuration file was found "
+            f"({where_config_was_looked_for()}, or add [channels.{channel}] with adapter = "
+            f"one of: {adapters})"
         )
-    raise UnknownChannel(channel, installed)
+    raise ConfigurationError(
+        f"channel {channel!r} is installed but not configured in {config.path}; add "
+        f"[channels.{channel}] with adapter = one of: {adapters}"
+    )
+
+
+def failure_message(error: SendError) -> str:
+    """The one line of a send that did not go out, naming every channel failover tried."""
+    if not error.attempts:
+        return str(error)
+    return f"{error}; tried before: {'; '.join(error.attempts)}"
 
 
 def failure_report(envelope: Envelope, error: SendError) -> dict[str, object]:
@@ -46,6 +81,7 @@ def failure_report(envelope: Envelope, error: SendError) -> dict[str, object]:
         "reason": error.reason.value,
         "retryable": error.retryable,
         "attempts": list(error.attempts),
+        "exit": exit_code_for(error),
     }
 
 
@@ -53,7 +89,7 @@ def render_receipt(receipt: SendReceipt) -> str:
     """The human form of a receipt, with its fitting report."""
     lines = [
         f"sent {receipt.envelope_id} on {receipt.channel} via {receipt.adapter}: "
-        f"provider id {', '.join(receipt.provider_ids) or '-'} ({receipt.status.value})"
+        f"provider id {', '.join(receipt.provider_ids) or '-'} ({status_word(receipt.status)})"
     ]
     if receipt.requested_channel:
         lines.append(
@@ -72,50 +108,247 @@ def render_receipt(receipt: SendReceipt) -> str:
     return "\n".join(lines)
 
 
+def render_preview(preview: Preview, *, title: str = "dry run: nothing was sent") -> str:
+    """The human form of a preview: the envelope as it would go out, the fitting report,
+    and each provider call (secrets redacted)."""
+    envelope = preview.envelope
+    content = envelope.content
+    lines = [
+        title,
+        f"envelope {envelope.id} on {envelope.channel} via {preview.adapter}",
+        f"  to: {printable(envelope.recipient.value)}",
+    ]
+    own = envelope.sender or envelope.business_address
+    if own is not None:
+        lines.append(f"  from: {printable(own.value)}")
+    if content.subject:
+        lines.append(f"  subject: {printable(content.subject)}")
+    if content.text:
+        lines.append(f"  text: {printable(content.text)}")
+    for item in content.media:
+        where = item.url or f"<{item.size} bytes>"
+        lines.append(f"  media: {printable(where)} ({item.content_type or 'type not given'})")
+    report = preview.fitting
+    if report.encoding:
+        lines.append(f"  {report.segments} segment(s), {report.encoding}")
+    lines.extend(f"  fitting: {printable(note)}" for note in report.notes)
+    for number, call in enumerate(preview.calls, start=1):
+        lines.append(
+            f"provider call {number}: {call.get('method')} {printable(str(call.get('url')))}"
+        )
+        for name, value in dict(call.get("headers") or {}).items():
+            lines.append(f"  {printable(name)}: {printable(str(value))}")
+        body = call.get("body")
+        if body:
+            lines.append(f"  body: {printable(str(body))}")
+    if preview.public_signpost is not None:
+        lines.append(render_preview(preview.public_signpost, title="then the public signpost:"))
+    return "\n".join(lines)
+
+
+def _is_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return (
+        bool(parts.scheme) and len(parts.scheme) > 1 and value[len(parts.scheme) :].startswith(":")
+    )
+
+
+def _checked_urls(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    for value in values:
+        if not _is_url(value.strip()):
+            raise click.BadParameter(
+                f"{value!r} is not a URL; attach media by its http(s) URL, such as "
+                "https://example.com/invoice.pdf",
+                ctx=ctx,
+                param=param,
+            )
+    return values
+
+
+def read_text(text: str | None, *, has_media: bool) -> str:
+    """The message text: TEXT, or stdin when TEXT is ``-`` or omitted. Blank text is refused
+    unless media carries the message."""
+    if text is None or text == "-":
+        stdin = sys.stdin
+        if text is None and stdin.isatty():
+            raise click.UsageError("give TEXT, or pipe the text in (TEXT may be - to read stdin)")
+        text = stdin.read().rstrip("\r\n")
+    if not text.strip():
+        if has_media:
+            return ""
+        raise click.BadParameter(
+            "the text is empty or only whitespace; give the message to send",
+            param_hint="'TEXT'",
+        )
+    return text
+
+
+def build_media(urls: Sequence[str], types: Sequence[str]) -> list[Media]:
+    """One media part per ``--media``, typed by the ``--media-type`` in the same position."""
+    if len(types) > len(urls):
+        raise click.BadParameter(
+            f"{len(types)} --media-type for {len(urls)} --media; give one type per URL, "
+            "in the same order",
+            param_hint="'--media-type'",
+        )
+    padded = [*types, *[None] * (len(urls) - len(types))]
+    return [
+        Media(url=url.strip(), content_type=kind) for url, kind in zip(urls, padded, strict=True)
+    ]
+
+
+def _print_wait_receipt(receipt: SendReceipt) -> None:
+    if json_requested():
+        print_line({"type": "receipt", "receipt": receipt.to_dict()})
+    else:
+        click.echo(render_receipt(receipt))
+
+
+def _print_wait_status(update: StatusUpdate) -> None:
+    if json_requested():
+        print_line({"type": "status", "status": update.to_dict()})
+    else:
+        click.echo(render_status(update))
+
+
+def _fail(envelope: Envelope, error: SendError, *, as_json: bool, lines: bool) -> NoReturn:
+    code = exit_code_for(error)
+    if as_json:
+        report: dict[str, Any] = failure_report(envelope, error)
+        if lines:
+            print_line({"type": "error", **report})
+        else:
+            print_json(report)
+    else:
+        report_error(failure_message(error), error.reason.value, code)
+    raise SystemExit(code)
+
+
 @click.command()
 @click.argument("channel")
 @click.argument("to")
-@click.argument("text")
+@click.argument("text", required=False)
 @click.option("--subject", default=None, help="Subject, where the channel has one.")
-@click.option("--media", "media_urls", multiple=True, metavar="URL", help="Attach media by URL.")
+@click.option(
+    "--media",
+    "media_urls",
+    multiple=True,
+    metavar="URL",
+    callback=_checked_urls,
+    help="Attach media by its http(s) URL (repeatable).",
+)
+@click.option(
+    "--media-type",
+    "media_types",
+    multiple=True,
+    metavar="TYPE",
+    help="The content type of the --media in the same position (application/pdf).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the envelope, the fitting report and the provider request; send nothing.",
+)
+@click.option("--wait", is_flag=True, help="Follow the message's statuses until it settles.")
+@click.option(
+    "--timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="With --wait: seconds to wait for the outcome (exit 3 when it runs out).",
+)
 @config_option
 @json_option
 def send(
     channel: str,
     to: str,
-    text: str,
+    text: str | None,
     subject: str | None,
     media_urls: tuple[str, ...],
+    media_types: tuple[str, ...],
+    dry_run: bool,
+    wait: bool,
+    timeout: float,
     config_path: str | None,
     as_json: bool,
 ) -> None:
-    """Send TEXT to TO on CHANNEL and print the receipt."""
+    """Send TEXT to TO on CHANNEL and print the receipt (TEXT - or omitted: read stdin)."""
+    if dry_run and wait:
+        raise click.UsageError("--dry-run sends nothing, so there is nothing to --wait for")
+    media = build_media(media_urls, media_types)
+    body = read_text(text, has_media=bool(media))
     config, host = load(config_path)
     require_channel(config, host, channel)
     envelope = Envelope(
         channel=channel,
         recipient=Address(channel=channel, value=to),
-        content=Content(text=text, subject=subject, media=[Media(url=url) for url in media_urls]),
+        content=Content(text=body, subject=subject, media=media),
     )
+    if dry_run:
+        _dry_run(config, host, envelope, as_json)
+    elif wait:
+        _send_and_wait(config, host, envelope, timeout, as_json)
+    else:
+        _send(config, host, envelope, as_json)
 
+
+def _dry_run(config: Config, host: PluginHost, envelope: Envelope, as_json: bool) -> None:
+    async def run() -> Preview:
+        async with Router.from_config(config, host=host) as router:
+            return await router.preview(envelope)
+
+    try:
+        preview = anyio.run(run)
+    except SendError as error:
+        _fail(envelope, error, as_json=as_json, lines=False)
+    if as_json:
+        print_json({"dry_run": True, **preview.to_dict()})
+    else:
+        click.echo(render_preview(preview))
+
+
+def _send(config: Config, host: PluginHost, envelope: Envelope, as_json: bool) -> None:
     async def run() -> SendReceipt:
-        await check_media_urls(
-            media_urls,
-            allow_private=config.routing.allow_private_media_hosts,
-            channel=channel,
-            envelope_id=envelope.id,
-        )
         async with Router.from_config(config, host=host) as router:
             return await router.send(envelope)
 
     try:
         receipt = anyio.run(run)
     except SendError as error:
-        if as_json:
-            print_json(failure_report(envelope, error))
-            raise SystemExit(exit_code_for(error)) from None
-        raise
+        _fail(envelope, error, as_json=as_json, lines=False)
     if as_json:
         print_json(receipt.to_dict())
     else:
         click.echo(render_receipt(receipt))
+
+
+def _send_and_wait(
+    config: Config, host: PluginHost, envelope: Envelope, timeout: float, as_json: bool
+) -> None:
+    from omnichannel.cli._wait import send_and_follow
+
+    async def run() -> Any:
+        return await send_and_follow(
+            config,
+            host,
+            envelope,
+            seconds=timeout,
+            on_receipt=_print_wait_receipt,
+            on_status=_print_wait_status,
+        )
+
+    try:
+        outcome = anyio.run(run)
+    except SendError as error:
+        _fail(envelope, error, as_json=as_json, lines=True)
+    if as_json:
+        print_line(outcome.to_dict())
+    else:
+        click.echo(f"outcome: {outcome.note} (exit {outcome.exit_code})")
+    if outcome.exit_code:
+        raise SystemExit(outcome.exit_code)

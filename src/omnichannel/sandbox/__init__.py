@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 import anyio
 import httpx
 
 from omnichannel.adapter import WebhookRequest, WebhookResponse
 from omnichannel.config import Config, build_settings
+from omnichannel.errors import WebhookParseError
 from omnichannel.plugins import PluginHost
 from omnichannel.web import (
     BodyTooLarge,
@@ -37,6 +38,7 @@ __all__ = [
     "Sandbox",
     "SimulatorContext",
     "build_sandbox",
+    "request_recipient",
     "simulator_classes",
 ]
 
@@ -88,7 +90,12 @@ class SimulatorContext:
             await response.aread()
             await response.aclose()
         except httpx.TransportError as exc:
-            logger.warning("callback to %s failed: %s", url, type(exc).__name__)
+            logger.warning(
+                "callback to %s failed: the listener is unreachable (%s); is omni listen "
+                "running there?",
+                url,
+                type(exc).__name__,
+            )
             return 0
         return response.status_code
 
@@ -159,6 +166,10 @@ class BaseSimulator:
     prefix: ClassVar[str]
     sample_recipient: ClassVar[str]
     inbound_relay: ClassVar[str | None] = None
+    scenarios: ClassVar[Mapping[str, str]] = {}
+    """The magic recipients the simulator honours, each with what happens to a message sent
+    there (``"+15005550010": "rings, then ends busy"``); ``omni sandbox --scenarios`` lists
+    them and the sandbox's request log names the one a request hit."""
 
     def __init__(self, settings: Any, context: SimulatorContext) -> None:
         self.settings = settings
@@ -186,8 +197,45 @@ class BaseSimulator:
         """Nothing to close by default."""
 
 
+# Field names recipients go by in provider APIs, compared case-insensitively.
+_RECIPIENT_FIELDS: Final = frozenset(
+    {"to", "recipient", "recipient_id", "chat_id", "phone", "phone_number", "address"}
+)
+
+
+def _recipient_in(data: object, depth: int = 0) -> str | None:
+    if not isinstance(data, Mapping) or depth > 1:
+        return None
+    for key, value in data.items():
+        if str(key).lower() in _RECIPIENT_FIELDS:
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return str(value)
+            found = _recipient_in(value, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def request_recipient(request: WebhookRequest) -> str | None:
+    """The recipient a provider API request names, for the sandbox's log: the first
+    ``to``/``recipient``/``chat_id``/``phone``... field of its form or JSON body (or of a
+    nested object), None when there is none."""
+    content_type = (request.header("content-type") or "").lower()
+    try:
+        if "json" in content_type:
+            return _recipient_in(request.json())
+        pairs = dict(reversed(request.form())) if request.body else dict(request.query())
+    except (WebhookParseError, ValueError):
+        return None
+    return _recipient_in(pairs)
+
+
 class Sandbox:
-    """An ASGI app mounting simulators at ``/{prefix}/``; ``GET /`` lists them."""
+    """An ASGI app mounting simulators at ``/{prefix}/``; ``GET /`` lists them.
+
+    Each API request is logged on ``omnichannel.sandbox`` at INFO: the method, the adapter,
+    the recipient and the scenario its magic recipient chose (``omni sandbox`` shows them).
+    """
 
     def __init__(self, simulators: Iterable[ProviderSimulator], context: SimulatorContext) -> None:
         self.context = context
@@ -232,6 +280,8 @@ class Sandbox:
         except Exception:
             logger.exception("simulator %s failed", simulator.adapter_name)
             response = WebhookResponse.json({"error": "simulator failure"}, status_code=500)
+        if logger.isEnabledFor(logging.INFO):
+            _log_request(simulator, request, response)
         await send_response(send, response)
 
     async def settle(self) -> None:
@@ -258,6 +308,22 @@ class Sandbox:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _log_request(
+    simulator: ProviderSimulator, request: WebhookRequest, response: WebhookResponse
+) -> None:
+    recipient = request_recipient(request)
+    scenarios: Mapping[str, str] = getattr(simulator, "scenarios", {})
+    scenario = scenarios.get(recipient, "") if recipient is not None else ""
+    logger.info(
+        "%s %s to %s -> %d%s",
+        request.method,
+        simulator.adapter_name,
+        recipient or "-",
+        response.status_code,
+        f" (scenario: {scenario})" if scenario else "",
+    )
 
 
 def simulator_classes(host: PluginHost) -> dict[str, type[ProviderSimulator]]:

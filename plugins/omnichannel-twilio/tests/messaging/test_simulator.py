@@ -336,3 +336,12 @@ def test_the_sample_settings_build_valid_settings() -> None:
         "sms.twilio",
         "twilio-messaging",
     )
+
+
+def test_every_magic_number_is_listed_as_a_scenario_for_omni_sandbox() -> None:
+    from omnichannel_twilio.messaging.simulator import MAGIC_RECIPIENTS
+
+    assert set(TwilioSmsSimulator.scenarios) == set(MAGIC_RECIPIENTS)
+    assert TwilioSmsSimulator.scenarios["+15005550004"].startswith(
+        "refused at once: 400, error 21610"
+    )

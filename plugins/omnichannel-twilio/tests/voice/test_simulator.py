@@ -297,3 +297,12 @@ async def test_steps_are_paced_by_the_contexts_sleep_not_real_time(
     await run(make_simulator(step_delay=0.25), create_call())
     assert recorder.sleeps == [0.25] * 4
     assert len(recorder.requests) == 4
+
+
+def test_the_scenarios_omni_sandbox_lists_are_the_outcomes_the_simulator_plays() -> None:
+    scenarios = TwilioVoiceSimulator.scenarios
+    assert TwilioVoiceSimulator.outcome("+15005550010")[-1] == "busy"
+    assert scenarios["+15005550010"] == "rings, then ends busy"
+    assert TwilioVoiceSimulator.outcome("+15005550011")[-1] == "no-answer"
+    assert scenarios["+15005550011"] == "rings, then ends no-answer"
+    assert set(scenarios) == {"+15005550001", "+15005550010", "+15005550011", "+15005550012"}

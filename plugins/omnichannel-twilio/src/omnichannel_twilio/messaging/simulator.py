@@ -58,6 +58,10 @@ class TwilioSmsSimulator(TwilioSimulator[TwilioSmsSettings]):
 
     adapter_name: ClassVar[str] = "sms.twilio"
     prefix: ClassVar[str] = "twilio-messaging"
+    scenarios: ClassVar[Mapping[str, str]] = {
+        number: f"refused at once: 400, error {code} ({text})"
+        for number, (code, text) in MAGIC_RECIPIENTS.items()
+    }
     resource: ClassVar[TwilioResource] = MESSAGES
 
     # -- requests --------------------------------------------------------------------------------

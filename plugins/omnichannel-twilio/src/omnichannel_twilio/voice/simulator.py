@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
@@ -65,6 +65,12 @@ class TwilioVoiceSimulator(TwilioSimulator[TwilioVoiceSettings]):
 
     adapter_name: ClassVar[str] = "voice.twilio"
     prefix: ClassVar[str] = "twilio-voice"
+    scenarios: ClassVar[Mapping[str, str]] = {
+        INVALID_NUMBER: "refused at once: 400, error 21211 (invalid To)",
+        BUSY_NUMBER: "rings, then ends busy",
+        NO_ANSWER_NUMBER: "rings, then ends no-answer",
+        MACHINE_NUMBER: "answered by a voicemail (AnsweredBy=machine_end_beep with detection)",
+    }
     resource: ClassVar[TwilioResource] = CALLS
 
     def create(self, form: FormPairs) -> WebhookResponse:
@@ -222,7 +228,7 @@ class TwilioVoiceSimulator(TwilioSimulator[TwilioVoiceSettings]):
             answer = await self.context.post(
                 callback, headers=dict(request.headers), body=request.body
             )
-            if not 200 <= answer < 300:
+            if answer and not 200 <= answer < 300:  # 0: unreachable, logged by the context
                 logger.warning("status callback for %s answered HTTP %d", sid, answer)
 
 
