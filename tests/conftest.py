@@ -122,9 +122,20 @@ def listener_app(config_path: Path, public_url: str | None = None) -> Callable[[
         config = attrs.evolve(load_config(config_path), public_url=public_url)
         host = PluginHost.from_entry_points(only=TWILIO_PLUGINS.split(","))
         router = Router.from_config(config, host=host)
-        return WebhookApp.for_router(router)
+        return ClosingApp(WebhookApp.for_router(router), router.aclose)
 
     return make
+
+
+class ClosingApp:
+    """An ASGI app that closes what it was built on (``aclose``) when its server stops."""
+
+    def __init__(self, app: Any, close: Callable[[], Any]) -> None:
+        self.app = app
+        self.aclose = close
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
 
 
 class Helpers:

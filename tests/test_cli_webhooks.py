@@ -42,11 +42,11 @@ def _inbound(url: str, text: str, sender: str = "+14155550199") -> WebhookReques
     return signed_request(SMS_TOKEN, url, params)
 
 
-def _status(url: str, status: str = "delivered") -> WebhookRequest:
+def _status(url: str, status: str = "delivered", sid: str = "SM" + "a" * 32) -> WebhookRequest:
     from omnichannel_twilio.webhooks import signed_request
 
     params = [
-        ("MessageSid", "SM" + "a" * 32),
+        ("MessageSid", sid),
         ("MessageStatus", status),
         ("AccountSid", SMS_ACCOUNT),
         ("To", "+14155550199"),
@@ -110,10 +110,13 @@ def test_the_banner_names_the_bound_address_and_the_url_signatures_use(listen_on
 
 
 def test_type_and_channel_filters_print_only_what_matches(listen_on: Any) -> None:
-    requests = (_inbound(SMS_URL, "hello"), _status(SMS_URL))
-    everything = listen_on(*requests, args=("--json",))
-    statuses = listen_on(*requests, args=("--json", "--type", "status"))
-    voice_only = listen_on(*requests, args=("--json", "--channel", "voice"))
+    def requests(run: str) -> tuple[WebhookRequest, ...]:
+        # Fresh ids each run: the store next to the configuration drops repeats of earlier runs.
+        return (_inbound(SMS_URL, "hello"), _status(SMS_URL, sid="SM" + run * 32))
+
+    everything = listen_on(*requests("a"), args=("--json",))
+    statuses = listen_on(*requests("b"), args=("--json", "--type", "status"))
+    voice_only = listen_on(*requests("c"), args=("--json", "--channel", "voice"))
     kinds = [
         [json.loads(line)["type"] for line in ran.out.splitlines()]
         for ran in (everything, statuses, voice_only)

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from urllib.parse import parse_qs
 
+import attrs
 import httpx
 import pytest
 
@@ -32,7 +33,10 @@ def _load(name: str) -> ModuleType:
 
 async def test_the_support_desk_escalates_call_me_to_a_voice_callback_with_an_agent() -> None:
     pytest.importorskip("omnichannel_twilio")
-    config = load_config(EXAMPLES / "omnichannel.toml", environ={})
+    # The store in memory: the example's default file would land in the repository.
+    config = attrs.evolve(
+        load_config(EXAMPLES / "omnichannel.toml", environ={}), store_url="sqlite://"
+    )
     host = PluginHost.from_entry_points(only=["twilio"])
     context = SimulatorContext(public_url=config.public_url)
     sandbox = build_sandbox(config, host, context)

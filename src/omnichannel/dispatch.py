@@ -50,7 +50,14 @@ StatusHandler = Callable[[StatusUpdate], Awaitable[None] | None]
 
 
 class HandlerFailed(Exception):
-    """A handler raised or ran out of time; the provider must be told to retry."""
+    """A handler raised or ran out of time; the provider must be told to retry (or, with a
+    store, the inbox retries it). ``str()`` is the handler's name; ``why`` says what went
+    wrong."""
+
+    def __init__(self, handler: str, why: str = "") -> None:
+        super().__init__(handler)
+        self.handler = handler
+        self.why = why
 
 
 @attrs.define
@@ -135,7 +142,7 @@ class Dispatcher:
             return
         try:
             if claim.fresh:
-                claim.payload = self._first_sight(message)
+                claim.payload = self.first_sight(message)
             envelope: Envelope | None = claim.payload
             if envelope is not None:
                 await self._run_all(claim, self.message_handlers, [envelope])
@@ -144,9 +151,13 @@ class Dispatcher:
             raise
         self.ledger.complete(claim)
 
-    def _first_sight(self, message: Envelope) -> Envelope | None:
+    def first_sight(self, message: Envelope, *, record_window: bool = True) -> Envelope | None:
+        """What a message is once seen: its numbered-menu choice read, its window recorded
+        (unless the durable store already did), the inbound hooks run. None when a hook
+        dropped it."""
         message = self._with_choice(message)
-        self.record_inbound(message)
+        if record_window:
+            self.record_inbound(message)
         inbound = Inbound(envelope=message, adapter=self._adapter_name_of(message.channel))
         self.host.inbound(inbound)
         if inbound.dropped is not None:
@@ -155,7 +166,10 @@ class Dispatcher:
         self.host.message_received(inbound.envelope)
         return inbound.envelope
 
-    def _customer(self, envelope: Envelope) -> tuple[str | None, str | None]:
+    def customer_of(self, envelope: Envelope) -> tuple[str | None, str | None]:
+        """The (customer, business address) of an inbound message, the customer's address
+        normalised as its channel's kind; the customer is None when the message has no
+        sender."""
         sender = envelope.sender
         business = envelope.business_address or envelope.recipient
         if sender is None:
@@ -169,7 +183,7 @@ class Dispatcher:
 
     def record_inbound(self, envelope: Envelope) -> None:
         """Note that the customer wrote: it opens the channel's session window from then."""
-        customer, business = self._customer(envelope)
+        customer, business = self.customer_of(envelope)
         if customer is not None:
             self.windows.record(envelope.channel, business, customer, envelope.created_at)
 
@@ -177,7 +191,7 @@ class Dispatcher:
         content = message.content
         if content.choice is not None or not content.text:
             return message
-        customer, business = self._customer(message)
+        customer, business = self.customer_of(message)
         if customer is None:
             return message
         choice = self.menus.choice_for(
@@ -231,7 +245,7 @@ class Dispatcher:
                 if (handler_index, item_index) in claim.done:
                     continue
                 try:
-                    await self._run(handler, inline, item)
+                    await self.run(handler, inline, item)
                 except HandlerFailed as error:
                     failed = failed or error
                     continue
@@ -244,13 +258,15 @@ class Dispatcher:
     ) -> None:
         for handler, inline in handlers:
             try:
-                await self._run(handler, inline, item)
+                await self.run(handler, inline, item)
             except HandlerFailed:
                 continue
 
-    async def _run(
+    async def run(
         self, handler: Callable[[Any], Awaitable[None] | None], inline: bool, item: Any
     ) -> None:
+        """Run one handler on ``item`` under the timeout (a sync one in a worker thread unless
+        ``inline``); :class:`HandlerFailed` when it raised or ran out of time."""
         name = getattr(handler, "__qualname__", repr(handler))
         try:
             with anyio.fail_after(self.handler_timeout):
@@ -266,7 +282,7 @@ class Dispatcher:
             logger.error(
                 "handler %s took longer than %gs; answering as failed", name, self.handler_timeout
             )
-            raise HandlerFailed(name) from None
+            raise HandlerFailed(name, f"took longer than {self.handler_timeout:g}s") from None
         except Exception as exc:
             logger.exception("handler %s raised", name)
-            raise HandlerFailed(name) from exc
+            raise HandlerFailed(name, f"{type(exc).__name__}: {exc}") from exc

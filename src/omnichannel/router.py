@@ -21,8 +21,10 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
 import attrs
 
 from omnichannel.adapter import (
@@ -60,7 +62,14 @@ from omnichannel.sessions import NumberedMenus, SessionWindows
 from omnichannel.tracking import DEFAULT_REORDER_WINDOW, StatusAnomaly, StatusTracker
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
     from omnichannel.blocking import BlockingRouter
+    from omnichannel.durable import StorePolicy
+    from omnichannel.durable.chains import Chains
+    from omnichannel.durable.inbound import DurableInbound
+    from omnichannel.durable.sends import DurableSends
+    from omnichannel.store import Store
 
 __all__ = ["Preview", "Router"]
 
@@ -138,6 +147,9 @@ class Router:
         clock: Callable[[], datetime] = utc_now,
         reorder_window: timedelta = DEFAULT_REORDER_WINDOW,
         public_url: str | None = None,
+        store: Store | Callable[[], Awaitable[Store]] | None = None,
+        store_policy: StorePolicy | None = None,
+        handle_inline: bool = True,
     ) -> None:
         self._public_url = public_url.rstrip("/") if public_url else None
         self._adapters: dict[str, ChannelAdapter]
@@ -162,13 +174,32 @@ class Router:
             adapter_name_of=lambda channel: self.adapter(channel).info.name,
             clock=clock,
             handler_timeout=self.policy.handler_timeout,
-            on_outside_window=self._late_window_failure,
+            on_outside_window=self.outside_window_failure,
         )
         self._rejected_handlers: list[Callable[[str, int, str], Awaitable[None] | None]] = []
         self._windowed_sends: BoundedDict[str, Envelope] = BoundedDict(10_000)
         self._scheduled: list[tuple[datetime, int, Envelope]] = []
         self._order = itertools.count()
         self._check_policy()
+        self.handle_inline = handle_inline
+        """With a store: handle inbound events in the process that received them (False: the
+        webhook only writes them to the inbox, for a worker)."""
+        self._store_policy = store_policy
+        self._store: Store | None = None
+        self._open_store: Callable[[], Awaitable[Store]] | None = None
+        self._store_opening = anyio.Lock()
+        self.worker_id = ""
+        """This process's name on the leases it takes (set when the store opens)."""
+        self.chains: Chains | None = None
+        """The status-driven chains, once the store is open."""
+        self.outbox: DurableSends | None = None
+        """The durable send path, once the store is open."""
+        self.inbox: DurableInbound | None = None
+        """The durable inbound path, once the store is open."""
+        if store is not None and callable(store) and not hasattr(store, "enqueue"):
+            self._open_store = store
+        elif store is not None:
+            self._attach(store)  # type: ignore[arg-type]
 
     @classmethod
     def from_config(
@@ -179,8 +210,18 @@ class Router:
         sender: Sender | None = None,
         clock: Callable[[], datetime] = utc_now,
         fitting_policy: FittingPolicy | None = None,
+        worker: bool = False,
+        store_policy: StorePolicy | None = None,
+        handle_inline: bool = True,
     ) -> Router:
-        """Build the adapters a configuration names, with settings checked and secrets wrapped."""
+        """Build the adapters a configuration names, with settings checked and secrets wrapped.
+
+        The durable store is the configuration's ``[store] url``, else a SQLite file
+        ``omnichannel.db`` next to the configuration file (created on first use); a
+        configuration built in code, with no file and no ``[store]``, keeps the router's state
+        in memory, as ``[store] url = "memory"`` does. The store opens on first use (or
+        ``async with``); ``worker=True`` opens a SQLite file as its one worker process.
+        """
         plugin_host = host if host is not None else PluginHost.from_entry_points()
         shared_sender = sender if sender is not None else Sender()
         context = AdapterContext(sender=shared_sender, public_url=config.public_url, clock=clock)
@@ -206,6 +247,9 @@ class Router:
             clock=clock,
             fitting_policy=fitting_policy,
             public_url=config.public_url,
+            store=_store_opener(config, worker=worker),
+            store_policy=store_policy,
+            handle_inline=handle_inline,
         )
 
     def _check_policy(self) -> None:
@@ -267,8 +311,53 @@ class Router:
         return adapter.capabilities.address_kind if adapter is not None else None
 
     def status_of(self, envelope_id: str) -> DeliveryStatus | None:
-        """The latest status of a sent envelope (of its first part, when it was split)."""
+        """The latest status of an envelope this process sent (of its first part, when it was
+        split), from memory; with a store, :meth:`status` reads what every process recorded."""
         return self.statuses.status_of(envelope_id)
+
+    async def status(self, envelope_id: str) -> DeliveryStatus | None:
+        """The latest status of an envelope: from the store when there is one (whichever
+        process sent it or heard its statuses), else as :meth:`status_of`."""
+        store = await self.durable_store()
+        if store is None:
+            return self.statuses.status_of(envelope_id)
+        return await store.status_of(envelope_id)
+
+    # -- the durable store --------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store | None:
+        """The durable store, once open (None for a router keeping its state in memory)."""
+        return self._store
+
+    async def durable_store(self) -> Store | None:
+        """The durable store, opened on first use; None when the router has none."""
+        if self._store is None and self._open_store is not None:
+            async with self._store_opening:
+                if self._store is None and self._open_store is not None:
+                    self._attach(await self._open_store())
+        return self._store
+
+    def _attach(self, store: Store) -> None:
+        from omnichannel.durable import StorePolicy, worker_identity
+        from omnichannel.durable.chains import Chains
+        from omnichannel.durable.inbound import DurableInbound
+        from omnichannel.durable.sends import DurableSends
+
+        self._store = store
+        self.worker_id = worker_identity()
+        policy = self._store_policy or StorePolicy()
+        chains = Chains(self, store, worker=self.worker_id)
+        self.chains = chains
+        self.outbox = DurableSends(self, store, worker=self.worker_id, policy=policy, chains=chains)
+        self.inbox = DurableInbound(
+            self,
+            store,
+            worker=self.worker_id,
+            policy=policy,
+            chains=chains,
+            handle_inline=self.handle_inline,
+        )
 
     @property
     def anomalies(self) -> list[StatusAnomaly]:
@@ -314,18 +403,44 @@ class Router:
 
     # -- sending ------------------------------------------------------------------------------
 
-    async def send(self, envelope: Envelope, *, channel: str | None = None) -> SendReceipt:
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        channel: str | None = None,
+        wait: bool = True,
+        connection: AsyncConnection | None = None,
+        chain: str | None = None,
+    ) -> SendReceipt:
         """Send ``envelope`` (on ``channel`` when given), failing over along the configured chain.
 
         Raises :class:`~omnichannel.SendError` subclasses, :class:`~omnichannel.InvalidAddress`
         or :class:`~omnichannel.UnknownChannel`; all of them before any network call when the
         problem is ours. :class:`~omnichannel.OutcomeUnknown` means the message may exist: it
         is never resent and the chain stops; settle it with :meth:`reconcile` or a status.
+
+        With a durable store the envelope is written to the outbox before any provider call
+        (the same envelope id twice raises :class:`~omnichannel.DuplicateEnvelope`) and the
+        first attempt is made here; a failure that is safe to retry returns a receipt with
+        status ``queued`` (a worker retries it). ``wait=False`` returns at once, queued.
+        ``connection`` (the application's own SQLAlchemy ``AsyncConnection`` on the store's
+        database) writes the outbox row in the application's transaction: the message goes
+        out once it commits, and never if it rolls back. ``chain`` names a status-driven
+        failover chain of ``routing.chains``. These three need a store.
         """
-        target = channel or envelope.channel
-        if target == AUTO_CHANNEL:
-            target = self._choose_channel(envelope)
-        envelope = self._move(envelope, target)
+        if await self.durable_store() is not None:
+            assert self.outbox is not None
+            return await self.outbox.send(
+                envelope, channel=channel, wait=wait, connection=connection, chain=chain
+            )
+        if not wait or connection is not None or chain is not None:
+            used = "wait=False" if not wait else "connection=" if connection else "chain="
+            raise ConfigurationError(
+                f"router.send({used}...) needs the durable store: build the router with "
+                'store=... or set [store] url (url = "sqlite://" keeps it in memory)'
+            )
+        target = self.resolve_channel(envelope, channel)
+        envelope = self.moved(envelope, target)
         if envelope.send_at is not None and envelope.send_at > self.clock():
             heapq.heappush(self._scheduled, (envelope.send_at, next(self._order), envelope))
             return SendReceipt(
@@ -336,11 +451,23 @@ class Router:
                 status=DeliveryStatus.QUEUED,
                 conversation_id=envelope.conversation_id,
             )
+        return await self.send_now(envelope)
+
+    def resolve_channel(self, envelope: Envelope, channel: str | None = None) -> str:
+        """The channel a send goes on: ``channel``, else the envelope's; ``auto`` asks the
+        plugins' ``choose_channel`` hook among the channels that can reach the recipient."""
+        target = channel or envelope.channel
+        return self._choose_channel(envelope) if target == AUTO_CHANNEL else target
+
+    async def send_now(self, envelope: Envelope) -> SendReceipt:
+        """Send ``envelope`` on its channel now, failing over on a definite failure along
+        ``routing.failover``; no outbox, no scheduling (the durable path calls this)."""
+        target = envelope.channel
         attempts: list[str] = []
         chain = (target, *self.policy.failover.get(target, ()))
         for index, step in enumerate(chain):
             try:
-                receipt = await self._send_on(self._move(envelope, step))
+                receipt = await self._send_on(self.moved(envelope, step))
             except SendError as error:
                 if index == len(chain) - 1 or not self._fails_over(error):
                     error.attempts = (*attempts, *error.attempts)
@@ -372,7 +499,7 @@ class Router:
             return False
         return True
 
-    def _move(self, envelope: Envelope, channel: str) -> Envelope:
+    def moved(self, envelope: Envelope, channel: str) -> Envelope:
         """``envelope`` on ``channel``: the one way an envelope changes channel (an explicit
         channel, failover, the signpost's private channel)."""
         if channel == envelope.channel:
@@ -451,7 +578,7 @@ class Router:
                 envelope_id=envelope.id,
             )
         await self._check_media(envelope)
-        envelope, window_note = self._within_session_window(envelope, adapter)
+        envelope, window_note = await self._within_session_window(envelope, adapter)
         shape = capabilities.for_visibility(envelope.visibility)
         fitted = fit(envelope.content, shape, self.fitting_policy)
         if window_note is not None:
@@ -560,7 +687,7 @@ class Router:
                     channel=envelope.channel,
                     envelope_id=envelope.id,
                 )
-            private = self._move(private, self.policy.signpost_channel)
+            private = self.moved(private, self.policy.signpost_channel)
         public = attrs.evolve(
             envelope,
             id=new_envelope_id(),
@@ -599,10 +726,8 @@ class Router:
         Every refusal :meth:`send` makes before the network is raised the same way. Failover
         is not previewed (it depends on how the first channel answers).
         """
-        target = channel or envelope.channel
-        if target == AUTO_CHANNEL:
-            target = self._choose_channel(envelope)
-        prepared = await self._prepare(self._move(envelope, target), signpost=True)
+        target = self.resolve_channel(envelope, channel)
+        prepared = await self._prepare(self.moved(envelope, target), signpost=True)
         if isinstance(prepared, _Signpost):
             private = await self.preview(prepared.private)
             public = await self.preview(prepared.public)
@@ -637,7 +762,7 @@ class Router:
         own = envelope.business_address or envelope.sender
         return own.value if own is not None else adapter.business_address
 
-    def _within_session_window(
+    async def _within_session_window(
         self, envelope: Envelope, adapter: ChannelAdapter
     ) -> tuple[Envelope, str | None]:
         """``envelope`` as it may go out under the channel's session window: as it is inside
@@ -648,7 +773,11 @@ class Router:
         if window is None or envelope.content.template is not None:
             return envelope, None
         business = self._business_of(envelope, adapter)
-        last = self.windows.last(envelope.channel, business, envelope.recipient.value)
+        store = self._store
+        if store is not None:
+            last = await store.last_inbound(envelope.channel, business, envelope.recipient.value)
+        else:
+            last = self.windows.last(envelope.channel, business, envelope.recipient.value)
         if last is not None and self.clock() - last <= window:
             return envelope, None
         since = f"since {last.isoformat()}" if last else "ever"
@@ -675,11 +804,15 @@ class Router:
         content = Content(template=template, fallback_text=envelope.content.plain_text or None)
         return attrs.evolve(envelope, content=content)
 
-    async def _late_window_failure(self, update: StatusUpdate) -> None:
+    async def outside_window_failure(self, update: StatusUpdate) -> None:
         """The policy for free text the provider accepted, then failed as sent outside the
         window: the configured template, else the failover chain, else nothing more (the
         status handlers saw the failure)."""
         envelope = self._windowed_sends.pop(update.envelope_id or "", None)
+        if envelope is None and self._store is not None and update.envelope_id:
+            record = await self._store.outbox_record(update.envelope_id)
+            if record is not None and record.envelope.content.template is None:
+                envelope = attrs.evolve(record.envelope, id=f"{record.envelope_id}.window")
         if envelope is None:
             return
         template = self.policy.window_templates.get(envelope.channel)
@@ -696,8 +829,19 @@ class Router:
             logger.exception("the outside-window policy for %s could not send", envelope.id)
 
     def record_inbound(self, envelope: Envelope) -> None:
-        """Note that the customer wrote (opening the channel's session window from then)."""
+        """Note, in memory, that the customer wrote (opening the channel's session window from
+        then). With a store, webhooks and pollers record it there; see :meth:`note_inbound`."""
         self.dispatcher.record_inbound(envelope)
+
+    async def note_inbound(self, envelope: Envelope) -> None:
+        """Note that the customer wrote: in the store when there is one (every process then
+        sees the window open), else in memory."""
+        store = await self.durable_store()
+        customer, business = self.dispatcher.customer_of(envelope)
+        if store is None or customer is None:
+            self.dispatcher.record_inbound(envelope)
+            return
+        await store.record_window(envelope.channel, business, customer, envelope.created_at)
 
     async def reply(
         self, inbound: Envelope, content: Content | str, *, channel: str | None = None
@@ -799,7 +943,15 @@ class Router:
 
         Raises :class:`~omnichannel.dispatch.HandlerFailed` when a handler failed: the events
         whose handlers all completed are done; the others are taken again when they come back.
+
+        With a store the events are written to the inbox first (duplicates dropped there),
+        then handled here (or by a worker, with ``handle_inline=False``); a failed handler is
+        retried from the inbox, so nothing is raised.
         """
+        if await self.durable_store() is not None:
+            assert self.inbox is not None
+            await self.inbox.receive(messages, statuses)
+            return
         failed: HandlerFailed | None = None
         for message in messages:
             try:
@@ -825,16 +977,21 @@ class Router:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start every adapter (open long-lived connections); ``async with`` calls it."""
+        """Open the durable store (when there is one) and start every adapter (open
+        long-lived connections); ``async with`` calls it."""
+        await self.durable_store()
         for adapter in self._adapters.values():
             await adapter.start()
 
     async def aclose(self) -> None:
-        """Close every adapter and the shared sender."""
+        """Close every adapter, the shared sender and the store this router opened."""
         for adapter in self._adapters.values():
             await adapter.aclose()
         if self.sender is not None:
             await self.sender.aclose()
+        if self._store is not None and self._open_store is not None:
+            await self._store.close()
+            self._store = None
 
     async def __aenter__(self) -> Router:
         await self.start()
@@ -848,3 +1005,34 @@ class Router:
         from omnichannel.blocking import BlockingRouter
 
         return BlockingRouter(self)
+
+
+MEMORY_STORE = "memory"
+"""``[store] url = "memory"``: keep the router's state in this process's memory."""
+
+
+def _store_opener(config: Config, *, worker: bool) -> Callable[[], Awaitable[Store]] | None:
+    """How :meth:`Router.from_config` opens the configuration's store (None: no store)."""
+    if config.store_url == MEMORY_STORE or (config.store_url is None and config.path is None):
+        return None
+    try:
+        from omnichannel.store import Store, configured_url
+    except ImportError:
+        if config.store_url is not None:
+            raise ConfigurationError(
+                "[store] url needs the store extra: pip install 'omnichannel[store]'"
+            ) from None
+        logger.warning(
+            "the durable store is not installed (pip install 'omnichannel[store]'); the "
+            "router keeps its state in memory"
+        )
+        return None
+    url = configured_url(config)
+    directory = Path(config.path).parent if config.path is not None else None
+
+    async def open_store() -> Store:
+        if directory is not None and not directory.is_dir():
+            raise ConfigurationError(f"cannot create the store next to {config.path}")
+        return await Store.open(url, worker=worker, create=True)
+
+    return open_store

@@ -7,7 +7,7 @@ retry runs only the others), and settle them done, pending again (a retry), or d
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,30 @@ class InboxQueries(StoreBase):
     ) -> bool:
         """Write an inbound event as ``pending``; True when written, False for a duplicate
         of ``dedupe_key`` (the caller acknowledges it and drops it)."""
+        work = self._inbound_work(
+            dedupe_key=dedupe_key,
+            kind=kind,
+            channel=channel,
+            payload=payload,
+            received_at=received_at,
+        )
+        return await self._write(lambda conn: work(conn) is not None, connection)
+
+    def _inbound_work(
+        self,
+        *,
+        dedupe_key: str,
+        kind: str,
+        channel: str,
+        payload: Mapping[str, Any],
+        received_at: datetime,
+        claim_for: str | None = None,
+        lease: timedelta | None = None,
+    ) -> Callable[[Connection], int | None]:
+        """:meth:`record_inbound` as a unit of work returning the new event's id (None for a
+        duplicate); ``claim_for`` writes it ``handling`` under that worker's lease."""
         received_at = aware(received_at, "received_at")
+        claimed = claim_for is not None and lease is not None
         statement = (
             self._insert(inbox)
             .values(
@@ -45,18 +68,23 @@ class InboxQueries(StoreBase):
                 kind=kind,
                 channel=channel,
                 payload=dict(payload),
-                state=InboxState.PENDING.value,
-                attempts=0,
+                state=(InboxState.HANDLING if claimed else InboxState.PENDING).value,
+                attempts=1 if claimed else 0,
                 due_at=received_at,
+                lease_owner=claim_for if claimed else None,
+                lease_expires_at=received_at + lease if lease is not None else None,
                 received_at=received_at,
                 updated_at=received_at,
             )
             .on_conflict_do_nothing(index_elements=[inbox.c.dedupe_key])
             .returning(inbox.c.id)
         )
-        return await self._write(
-            lambda conn: conn.execute(statement).first() is not None, connection
-        )
+
+        def write(conn: Connection) -> int | None:
+            found: int | None = conn.execute(statement).scalar()
+            return found
+
+        return write
 
     async def claim_inbox(
         self, *, worker: str, now: datetime, lease: timedelta, limit: int
@@ -83,7 +111,7 @@ class InboxQueries(StoreBase):
             )
             .returning(*inbox.c)
         )
-        records = await self._write(lambda conn: _inbox_records(conn, conn.execute(claim).all()))
+        records = await self._write(lambda conn: inbox_records(conn, conn.execute(claim).all()))
         return sorted(records, key=lambda record: (record.due_at, record.id))
 
     async def handler_done(
@@ -188,7 +216,7 @@ class InboxQueries(StoreBase):
     async def inbox_record(self, inbox_id: int) -> InboxRecord | None:
         """The event ``inbox_id``, or None."""
         statement = sa.select(inbox).where(inbox.c.id == inbox_id)
-        records = await self._read(lambda conn: _inbox_records(conn, conn.execute(statement).all()))
+        records = await self._read(lambda conn: inbox_records(conn, conn.execute(statement).all()))
         return records[0] if records else None
 
     async def list_inbox(
@@ -199,7 +227,7 @@ class InboxQueries(StoreBase):
         if states is not None:
             statement = statement.where(inbox.c.state.in_([InboxState(s).value for s in states]))
         statement = statement.order_by(inbox.c.id.desc()).limit(limit)
-        return await self._read(lambda conn: _inbox_records(conn, conn.execute(statement).all()))
+        return await self._read(lambda conn: inbox_records(conn, conn.execute(statement).all()))
 
     async def count_inbox(self) -> Mapping[InboxState, int]:
         """How many events are in each state (every state listed, zeros included)."""
@@ -209,7 +237,7 @@ class InboxQueries(StoreBase):
         return {state: int(found.get(state.value, 0)) for state in InboxState}
 
 
-def _inbox_records(conn: Connection, rows: Sequence[Row[Any]]) -> list[InboxRecord]:
+def inbox_records(conn: Connection, rows: Sequence[Row[Any]]) -> list[InboxRecord]:
     if not rows:
         return []
     done: dict[int, set[str]] = {}

@@ -9,7 +9,7 @@ row only while it still holds the lease, and a lease that expires while ``sendin
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,6 +86,8 @@ class OutboxQueries(StoreBase):
         chain: str | None = None,
         chain_step: int = 0,
         now: datetime | None = None,
+        claim_for: str | None = None,
+        lease: timedelta | None = None,
         connection: AsyncConnection | None = None,
     ) -> OutboxRecord:
         """Write ``envelope`` as ``queued``, due at ``due_at``.
@@ -93,20 +95,27 @@ class OutboxQueries(StoreBase):
         One row per envelope id: enqueueing the same id again raises
         :class:`~omnichannel.errors.DuplicateEnvelope` carrying the existing record, and
         writes nothing (inside the caller's transaction too, which stays usable).
+
+        ``claim_for`` writes it claimed by that worker for ``lease`` (``sending``, one attempt
+        used, both history rows), as :meth:`claim_outbox` would: the inline first attempt of
+        ``router.send`` in one write instead of two.
         """
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if (claim_for is None) != (lease is None):
+            raise ValueError("give claim_for and lease together")
         now = self._now(now)
+        claimed = claim_for is not None and lease is not None
         values: dict[str, Any] = {
             "envelope_id": envelope.id,
             "channel": envelope.channel,
-            "state": OutboxState.QUEUED.value,
+            "state": (OutboxState.SENDING if claimed else OutboxState.QUEUED).value,
             "envelope": envelope.to_dict(),
-            "attempts": 0,
+            "attempts": 1 if claimed else 0,
             "max_attempts": max_attempts,
             "due_at": aware(due_at, "due_at"),
-            "lease_owner": None,
-            "lease_expires_at": None,
+            "lease_owner": claim_for,
+            "lease_expires_at": now + lease if lease is not None else None,
             "chain": chain,
             "chain_step": chain_step,
             "last_error": None,
@@ -120,14 +129,18 @@ class OutboxQueries(StoreBase):
             .on_conflict_do_nothing(index_elements=[outbox.c.envelope_id])
             .returning(outbox.c.envelope_id)
         )
-        history = _history(envelope.id, now, None, OutboxState.QUEUED, "enqueued")
+        history = [_history(envelope.id, now, None, OutboxState.QUEUED, "enqueued")]
+        if claimed:
+            history.append(
+                _history(envelope.id, now, OutboxState.QUEUED, OutboxState.SENDING, None, claim_for)
+            )
 
         def write(conn: Connection) -> None:
             if conn.execute(statement).first() is None:
                 existing = _record_in(conn, envelope.id)
                 assert existing is not None
                 raise DuplicateEnvelope(existing)
-            conn.execute(outbox_history.insert().values(history))
+            conn.execute(outbox_history.insert(), history)
 
         await self._write(write, connection)
         return _record(values, ())
@@ -231,6 +244,31 @@ class OutboxQueries(StoreBase):
         operator's retry) it starts over with no attempts used. ``receipt`` and ``error``
         are stored on the row. Every move appends a history row.
         """
+        work = self._transition_work(
+            envelope_id,
+            to=to,
+            now=now,
+            reason=reason,
+            worker=worker,
+            due_at=due_at,
+            receipt=receipt,
+            error=error,
+        )
+        return await self._write(work, connection)
+
+    def _transition_work(
+        self,
+        envelope_id: str,
+        *,
+        to: OutboxState,
+        now: datetime,
+        reason: str | None = None,
+        worker: str | None = None,
+        due_at: datetime | None = None,
+        receipt: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> Callable[[Connection], bool]:
+        """:meth:`transition` as a unit of work, to combine with others in one write."""
         to = OutboxState(to)
         if to is OutboxState.SENDING:
             raise ValueError("rows move to sending only through claim_outbox, with a lease")
@@ -270,6 +308,37 @@ class OutboxQueries(StoreBase):
             conn.execute(
                 outbox_history.insert().values(
                     _history(envelope_id, now, current, to, reason, worker)
+                )
+            )
+            return True
+
+        return write
+
+    async def note(
+        self,
+        envelope_id: str,
+        note: str,
+        *,
+        now: datetime,
+        reason: str | None = None,
+        worker: str | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
+        """Append a history entry ``note`` (at most 16 characters: ``late_success``,
+        ``chain_done``, ...) from the row's current state, which stays as it is. False when
+        there is no such row."""
+        if not note or len(note) > 16:
+            raise ValueError("a note is 1 to 16 characters")
+        now = aware(now, "now")
+        current = sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id)
+
+        def write(conn: Connection) -> bool:
+            state = conn.execute(current).scalar()
+            if state is None:
+                return False
+            conn.execute(
+                outbox_history.insert().values(
+                    _history(envelope_id, now, OutboxState(state), note, reason, worker)
                 )
             )
             return True

@@ -23,12 +23,15 @@ __all__ = [
     "SUPERSEDED",
     "AppliedStatus",
     "HistoryEntry",
+    "InboundEvent",
     "InboxRecord",
     "InboxState",
     "OutboxRecord",
     "OutboxState",
+    "ProviderParts",
     "StatusHistoryEntry",
     "TimerRecord",
+    "WindowMark",
 ]
 
 
@@ -215,3 +218,32 @@ class TimerRecord:
     payload: FrozenMap = attrs.field(converter=_frozen_required)
     lease_owner: str | None
     lease_expires_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class InboundEvent:
+    """An inbound event to write to the inbox (:meth:`Store.record_inbound_events`)."""
+
+    dedupe_key: str
+    kind: str
+    channel: str
+    payload: Mapping[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class WindowMark:
+    """A customer's message opening a session window (:meth:`Store.record_window`)."""
+
+    channel: str
+    business: str | None
+    customer: str
+    at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class ProviderParts:
+    """The provider ids of a send's parts, to record with its settlement."""
+
+    channel: str
+    provider_ids: tuple[str, ...]
+    status: DeliveryStatus

@@ -10,7 +10,7 @@ that any worker claims, so no timer belongs to one machine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,7 +71,18 @@ class StateQueries(StoreBase):
         again with the same id changes nothing; with another id it is a
         :class:`~omnichannel.errors.StoreError` (a part is sent once).
         """
-        now = self._now(now)
+        work = self._parts_work(envelope_id, channel, provider_ids, status, self._now(now))
+        await self._write(work, connection)
+
+    def _parts_work(
+        self,
+        envelope_id: str,
+        channel: str,
+        provider_ids: Sequence[str],
+        status: DeliveryStatus,
+        now: datetime,
+    ) -> Callable[[Connection], None]:
+        """:meth:`record_provider_messages` as a unit of work, to combine in one write."""
         status = DeliveryStatus(status)
         parts = sa.select(provider_messages.c.part_index, provider_messages.c.provider_id).where(
             provider_messages.c.envelope_id == envelope_id
@@ -90,7 +101,7 @@ class StateQueries(StoreBase):
                         envelope_id=envelope_id,
                     )
 
-        await self._write(write, connection)
+        return write
 
     def _record_part(
         self,
@@ -183,7 +194,12 @@ class StateQueries(StoreBase):
         stored with the update's envelope id when it has one; a later
         :meth:`record_provider_messages` keeps whichever status ranks higher.
         """
-        now = self._now(now)
+        return await self._write(self._status_work(update, self._now(now)), connection)
+
+    def _status_work(
+        self, update: StatusUpdate, now: datetime
+    ) -> Callable[[Connection], AppliedStatus]:
+        """:meth:`apply_status` as a unit of work, to combine in one write."""
         key = (provider_messages.c.channel == update.channel) & (
             provider_messages.c.provider_id == update.provider_id
         )
@@ -241,7 +257,7 @@ class StateQueries(StoreBase):
             )
             return AppliedStatus(transition=transition, previous=previous, envelope_id=envelope_id)
 
-        return await self._write(write, connection)
+        return write
 
     async def status_history(self, envelope_id: str) -> list[StatusHistoryEntry]:
         """Every status update recorded for ``envelope_id``'s provider messages, in the order
@@ -275,6 +291,12 @@ class StateQueries(StoreBase):
     ) -> None:
         """Note that ``customer`` wrote to ``business`` on ``channel`` at ``at`` (the latest
         time is kept, whatever the order of the calls)."""
+        await self._write(self._window_work(channel, business, customer, at), connection)
+
+    def _window_work(
+        self, channel: str, business: str | None, customer: str, at: datetime
+    ) -> Callable[[Connection], None]:
+        """:meth:`record_window` as a unit of work, to combine in one write."""
         statement = self._insert(windows).values(
             channel=channel,
             business=NO_BUSINESS if business is None else business,
@@ -292,7 +314,11 @@ class StateQueries(StoreBase):
             index_elements=[windows.c.channel, windows.c.business, windows.c.customer],
             set_={"last_inbound_at": later},
         )
-        await self._write(lambda conn: conn.execute(statement), connection)
+
+        def write(conn: Connection) -> None:
+            conn.execute(statement)
+
+        return write
 
     async def last_inbound(
         self, channel: str, business: str | None, customer: str

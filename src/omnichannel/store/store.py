@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy.engine import Engine
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from omnichannel.errors import StoreSchemaOutdated
+from omnichannel.events import DeliveryStatus, StatusOutcome, StatusTransition, StatusUpdate
 from omnichannel.store._base import utc_now
 from omnichannel.store.engine import (
     StoreURL,
@@ -24,13 +27,24 @@ from omnichannel.store.engine import (
     run_upgrade,
     unreachable,
 )
-from omnichannel.store.inbox import InboxQueries
+from omnichannel.store.inbox import InboxQueries, inbox_records
 from omnichannel.store.outbox import OutboxQueries
-from omnichannel.store.schema import SCHEMA_VERSION
+from omnichannel.store.records import (
+    AppliedStatus,
+    InboundEvent,
+    InboxRecord,
+    OutboxState,
+    ProviderParts,
+    WindowMark,
+)
+from omnichannel.store.schema import SCHEMA_VERSION, inbox, inbox_handlers
 from omnichannel.store.state import StateQueries
 from omnichannel.store.wakeups import WakeupQueries
 
 __all__ = ["Store"]
+
+_STATUS_MARK = "@status:"
+"""The inbox-handler row that records a status event was applied, with what it did."""
 
 
 class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
@@ -61,6 +75,7 @@ class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
         *,
         worker: bool = True,
         clock: Callable[[], datetime] = utc_now,
+        create: bool = False,
     ) -> Store:
         """Open the store at ``url`` after checking its schema.
 
@@ -70,9 +85,12 @@ class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
         worker process raises :class:`~omnichannel.errors.StoreLocked` (SQLite serves one;
         PostgreSQL any number). ``worker=False`` opens it without the lock, to inspect it
         (``omni outbox list``) or to write from another process.
+
+        ``create=True`` creates the schema in a database that has none yet (a new SQLite
+        file included); a database at an older version still raises.
         """
         target = parse_url(url)
-        if target.sqlite_path is not None and not target.sqlite_path.exists():
+        if not create and target.sqlite_path is not None and not target.sqlite_path.exists():
             # Connecting would create an empty file; say what is missing instead.
             raise StoreSchemaOutdated(target.display, None, SCHEMA_VERSION)
         lock = None
@@ -87,6 +105,8 @@ class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
         try:
             if target.memory:
                 await create_in_memory(engine)
+            elif create and await _has_no_schema(engine, target):
+                await run_upgrade(engine, target)
             else:
                 await check_schema(engine, target)
         except BaseException:
@@ -130,6 +150,142 @@ class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
         finally:
             await engine.dispose()
 
+    # -- combined writes: one transaction each ------------------------------------------------
+
+    async def settle_send(
+        self,
+        envelope_id: str,
+        *,
+        to: OutboxState,
+        now: datetime,
+        worker: str | None,
+        reason: str | None = None,
+        due_at: datetime | None = None,
+        receipt: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+        parts: Sequence[ProviderParts] = (),
+    ) -> bool:
+        """Settle ``worker``'s send of ``envelope_id`` (``to``, as :meth:`transition` with
+        the worker's fencing; None: no fencing) and record the provider ids of the parts that
+        went out, in one transaction.
+
+        The provider ids are recorded whatever the row's state (the provider has those
+        messages). When the worker no longer holds the row because the sweep settled it
+        ``unknown`` meanwhile, a success still moves it ``unknown -> sent``: the late answer
+        settles the doubt. Returns whether the row moved.
+        """
+        fenced = self._transition_work(
+            envelope_id, to=to, now=now, reason=reason, worker=worker, due_at=due_at,
+            receipt=receipt, error=error,
+        )  # fmt: skip
+        late = (
+            self._transition_work(
+                envelope_id,
+                to=OutboxState.SENT,
+                now=now,
+                reason=f"{reason or 'sent'}, answered after the lease expired",
+                receipt=receipt,
+            )
+            if OutboxState(to) is OutboxState.SENT and worker is not None
+            else None
+        )
+        recording = [
+            self._parts_work(envelope_id, part.channel, part.provider_ids, part.status, now)
+            for part in parts
+            if part.provider_ids
+        ]
+
+        def write(conn: Connection) -> bool:
+            moved = fenced(conn) or (late is not None and late(conn))
+            for record in recording:
+                record(conn)
+            return moved
+
+        return await self._write(write)
+
+    async def record_inbound_events(
+        self,
+        events: Sequence[InboundEvent],
+        *,
+        received_at: datetime,
+        windows: Sequence[WindowMark] = (),
+        claim_for: str | None = None,
+        lease: timedelta | None = None,
+    ) -> list[InboxRecord]:
+        """Write verified inbound events (each under its unique dedupe key) and the session
+        windows their messages open, in one transaction, before the provider gets its 200.
+
+        Returns the events written now, in order (duplicates of earlier ones are left out:
+        acknowledge and drop them). ``claim_for`` writes them ``handling`` under that
+        worker's ``lease``, for handling at once.
+        """
+        if (claim_for is None) != (lease is None):
+            raise ValueError("give claim_for and lease together")
+        works = [
+            self._inbound_work(
+                dedupe_key=event.dedupe_key,
+                kind=event.kind,
+                channel=event.channel,
+                payload=event.payload,
+                received_at=received_at,
+                claim_for=claim_for,
+                lease=lease,
+            )
+            for event in events
+        ]
+        marks = [
+            self._window_work(mark.channel, mark.business, mark.customer, mark.at)
+            for mark in windows
+        ]
+
+        def write(conn: Connection) -> list[InboxRecord]:
+            written = [found for work in works if (found := work(conn)) is not None]
+            for mark in marks:
+                mark(conn)
+            if not written:
+                return []
+            rows = conn.execute(sa.select(inbox).where(inbox.c.id.in_(written))).all()
+            by_id = {record.id: record for record in inbox_records(conn, rows)}
+            return [by_id[found] for found in written]
+
+        return await self._write(write)
+
+    async def apply_status_once(
+        self, update: StatusUpdate, *, inbox_id: int, now: datetime | None = None
+    ) -> AppliedStatus:
+        """Apply the status event ``inbox_id`` holds (:meth:`apply_status`) once, however
+        often its handling is retried: the first time applies it and records what it did;
+        later times return that record (``previous`` is then None)."""
+        now = self._now(now)
+        applying = self._status_work(update, now)
+        marked = sa.select(inbox_handlers.c.handler).where(
+            inbox_handlers.c.inbox_id == inbox_id,
+            inbox_handlers.c.handler.startswith(_STATUS_MARK, autoescape=True),
+        )
+
+        def write(conn: Connection) -> AppliedStatus:
+            mark = conn.execute(marked).scalar()
+            if mark is not None:
+                outcome, status, envelope_id = mark[len(_STATUS_MARK) :].split(":", 2)
+                return AppliedStatus(
+                    transition=StatusTransition(
+                        outcome=StatusOutcome(outcome), status=DeliveryStatus(status)
+                    ),
+                    previous=None,
+                    envelope_id=envelope_id or None,
+                )
+            applied = applying(conn)
+            name = (
+                f"{_STATUS_MARK}{applied.outcome.value}:{applied.transition.status.value}:"
+                f"{applied.envelope_id or ''}"
+            )
+            conn.execute(
+                inbox_handlers.insert().values(inbox_id=inbox_id, handler=name, done_at=now)
+            )
+            return applied
+
+        return await self._write(write)
+
     async def close(self) -> None:
         """Close the connections and let the worker lock go."""
         await self.engine.dispose()
@@ -152,3 +308,10 @@ class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
 
     def __repr__(self) -> str:
         return f"<Store {self.url}>"
+
+
+async def _has_no_schema(engine: AsyncEngine, target: StoreURL) -> bool:
+    try:
+        return await current_version(engine) is None
+    except DBAPIError as error:
+        raise unreachable(target, error) from None
