@@ -45,6 +45,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "send": ("omnichannel.cli.send", "send", "Send one message."),
     "simulate": ("omnichannel.cli.simulate", "simulate", "Post a signed inbound webhook."),
     "store": ("omnichannel.cli.store", "store", "Migrate and inspect the durable store."),
+    "worker": ("omnichannel.cli.worker", "worker", "Work the durable store until stopped."),
 }
 
 EXIT_OK: Final = 0

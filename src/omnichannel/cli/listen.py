@@ -30,6 +30,7 @@ from omnichannel.polling import Poller
 from omnichannel.router import Router
 from omnichannel.serving import DEFAULT_HEAD_TIMEOUT, DEFAULT_LIMIT_CONCURRENCY, bind, build_server
 from omnichannel.web import WebhookApp
+from omnichannel.worker import Worker
 
 __all__ = [
     "EVENT_TYPES",
@@ -102,7 +103,8 @@ def attach_printers(
 
 
 async def run_scheduler(router: Router) -> None:
-    """Place scheduled envelopes when they come due (kept in memory until an outbox exists)."""
+    """Without a store: place scheduled envelopes when they come due (kept in memory) and
+    pass on held statuses. With one, the worker does this from the store."""
     while True:
         await router.send_due()
         await router.release_held_statuses()
@@ -195,6 +197,12 @@ def _banner(router: Router, bound: str, public_url: str | None) -> list[str]:
     default=None,
     help="Append every accepted request to FILE as JSON lines, for omni replay.",
 )
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help="Only write webhook events to the store's inbox; an omni worker handles them and "
+    "sends the outbox.",
+)
 @json_option
 def listen(
     config_path: str | None,
@@ -208,6 +216,7 @@ def listen(
     only_types: tuple[str, ...],
     full: bool,
     record_path: Path | None,
+    no_worker: bool,
     as_json: bool,
 ) -> None:
     """Serve /webhooks/{channel}; print inbound messages, statuses and refused requests
@@ -224,7 +233,12 @@ def listen(
     bound = f"http://{host}:{sock.getsockname()[1]}"
 
     async def run() -> None:
-        async with Router.from_config(config, host=plugin_host) as router:
+        router = Router.from_config(
+            config, host=plugin_host, worker=not no_worker, handle_inline=not no_worker
+        )
+        async with router:
+            if no_worker and router.store is None:
+                raise click.UsageError("--no-worker needs a durable store ([store] url)")
             unknown = sorted(set(only_channels) - set(router.channels))
             if unknown:
                 warn(f"--channel {', '.join(unknown)}: not configured; nothing will match")
@@ -267,10 +281,14 @@ def listen(
             )
             try:
                 async with anyio.create_task_group() as group:
-                    group.start_soon(run_scheduler, router)
-                    poller = Poller(router)
-                    if poller.channels:
-                        group.start_soon(poller.run)
+                    if router.store is None:
+                        group.start_soon(run_scheduler, router)
+                        poller = Poller(router)
+                        if poller.channels:
+                            group.start_soon(poller.run)
+                    elif not no_worker:
+                        # The worker drains on shutdown: shielded passes finish their sends.
+                        group.start_soon(Worker(router).run)
                     await server.serve(sockets=[sock])
                     group.cancel_scope.cancel()
             finally:

@@ -26,7 +26,7 @@ from omnichannel.config import Config
 from omnichannel.content import Content, Media
 from omnichannel.envelope import Address, Envelope
 from omnichannel.errors import ConfigurationError, SendError, UnknownChannel
-from omnichannel.events import StatusUpdate
+from omnichannel.events import DeliveryStatus, StatusUpdate
 from omnichannel.plugins import PluginHost
 from omnichannel.router import Preview, Router
 
@@ -87,6 +87,14 @@ def failure_report(envelope: Envelope, error: SendError) -> dict[str, object]:
 
 def render_receipt(receipt: SendReceipt) -> str:
     """The human form of a receipt, with its fitting report."""
+    if receipt.status is DeliveryStatus.QUEUED and not receipt.provider_ids:
+        lines = [
+            f"queued {receipt.envelope_id} on {receipt.channel} via {receipt.adapter}: a worker "
+            "sends it (omni worker, or omni listen); follow it with omni outbox show "
+            f"{receipt.envelope_id}"
+        ]
+        lines.extend(f"  {note}" for note in receipt.attempts)
+        return "\n".join(lines)
     lines = [
         f"sent {receipt.envelope_id} on {receipt.channel} via {receipt.adapter}: "
         f"provider id {', '.join(receipt.provider_ids) or '-'} ({status_word(receipt.status)})"
@@ -262,6 +270,18 @@ def _fail(envelope: Envelope, error: SendError, *, as_json: bool, lines: bool) -
     type=click.FloatRange(min=0),
     help="With --wait: seconds to wait for the outcome (exit 3 when it runs out).",
 )
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="Write it to the store's outbox and return; a worker sends it.",
+)
+@click.option(
+    "--chain",
+    "chain_name",
+    default=None,
+    metavar="NAME",
+    help="Send along routing.chains.NAME (CHANNEL is its first step's channel).",
+)
 @config_option
 @json_option
 def send(
@@ -274,12 +294,23 @@ def send(
     dry_run: bool,
     wait: bool,
     timeout: float,
+    queue: bool,
+    chain_name: str | None,
     config_path: str | None,
     as_json: bool,
 ) -> None:
     """Send TEXT to TO on CHANNEL and print the receipt (TEXT - or omitted: read stdin)."""
     if dry_run and wait:
         raise click.UsageError("--dry-run sends nothing, so there is nothing to --wait for")
+    if queue and (dry_run or wait):
+        raise click.UsageError(
+            "--queue returns before anything is sent; it goes with neither --dry-run nor --wait"
+        )
+    if chain_name is not None and (dry_run or wait):
+        raise click.UsageError(
+            "--chain moves between channels over minutes; follow it with omni outbox show "
+            "instead of --wait or --dry-run"
+        )
     media = build_media(media_urls, media_types)
     body = read_text(text, has_media=bool(media))
     config, host = load(config_path)
@@ -294,7 +325,7 @@ def send(
     elif wait:
         _send_and_wait(config, host, envelope, timeout, as_json)
     else:
-        _send(config, host, envelope, as_json)
+        _send(config, host, envelope, as_json, queue=queue, chain=chain_name)
 
 
 def _dry_run(config: Config, host: PluginHost, envelope: Envelope, as_json: bool) -> None:
@@ -312,10 +343,23 @@ def _dry_run(config: Config, host: PluginHost, envelope: Envelope, as_json: bool
         click.echo(render_preview(preview))
 
 
-def _send(config: Config, host: PluginHost, envelope: Envelope, as_json: bool) -> None:
+def _send(
+    config: Config,
+    host: PluginHost,
+    envelope: Envelope,
+    as_json: bool,
+    *,
+    queue: bool = False,
+    chain: str | None = None,
+) -> None:
     async def run() -> SendReceipt:
         async with Router.from_config(config, host=host) as router:
-            return await router.send(envelope)
+            if (queue or chain) and router.store is None:
+                raise click.UsageError(
+                    f"{'--queue' if queue else '--chain'} needs the durable store; "
+                    '[store] url = "memory" keeps none'
+                )
+            return await router.send(envelope, wait=not queue, chain=chain)
 
     try:
         receipt = anyio.run(run)
