@@ -39,6 +39,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "doctor": ("omnichannel.cli.doctor", "doctor", "Check a configuration and the plugins."),
     "init": ("omnichannel.cli.init", "init", "Write a commented omnichannel.toml."),
     "listen": ("omnichannel.cli.listen", "listen", "Serve the webhook app and print events."),
+    "outbox": ("omnichannel.cli.outbox", "outbox_group", "List, show, retry and cancel sends."),
     "plugin": ("omnichannel.cli.plugin", "plugin", "Create and inspect channel plugins."),
     "replay": ("omnichannel.cli.replay", "replay", "Re-post webhooks recorded by omni listen."),
     "sandbox": ("omnichannel.cli.sandbox", "sandbox", "Serve the local provider simulators."),
