@@ -37,6 +37,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
     "channels": ("omnichannel.cli.channels", "channels", "List installed channel adapters."),
     "demo": ("omnichannel.cli.demo", "demo", "Run sandbox, listener and a send on every channel."),
     "doctor": ("omnichannel.cli.doctor", "doctor", "Check a configuration and the plugins."),
+    "inbox": ("omnichannel.cli.inbox", "inbox_group", "List, show and retry inbound events."),
     "init": ("omnichannel.cli.init", "init", "Write a commented omnichannel.toml."),
     "listen": ("omnichannel.cli.listen", "listen", "Serve the webhook app and print events."),
     "outbox": ("omnichannel.cli.outbox", "outbox_group", "List, show, retry and cancel sends."),
