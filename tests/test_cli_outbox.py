@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from datetime import datetime, timedelta
@@ -409,6 +410,23 @@ def test_an_outdated_store_names_omni_store_upgrade(url: str, cli: Any, tmp_path
     assert "is at version 0000" in error["error"]
     assert "run `omni store upgrade`" in error["error"]
     assert error["reason"] == "configuration"
+
+
+def test_a_missing_store_extra_is_one_line_naming_the_install(
+    url: str, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import omnichannel.store
+
+    # As after `pip install omnichannel` alone: SQLAlchemy cannot be imported.
+    monkeypatch.delattr(omnichannel.store, "Store", raising=False)
+    monkeypatch.delitem(sys.modules, "omnichannel.store.store", raising=False)
+    monkeypatch.setitem(sys.modules, "sqlalchemy.engine", None)
+    ran = cli.run("outbox", "list", "--url", url)
+    assert ran.code == 2
+    assert ran.err == (
+        "omni: error: the durable store needs sqlalchemy: pip install 'omnichannel[store]' "
+        "(for PostgreSQL 'omnichannel[postgres]')\n"
+    )
 
 
 def test_the_store_url_comes_from_the_configuration(url: str, cli: Any, tmp_path: Path) -> None:

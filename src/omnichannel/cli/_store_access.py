@@ -73,9 +73,10 @@ def store_class() -> type[Store]:
     try:
         from omnichannel.store import Store
     except ImportError as error:
+        missing = (error.name or "").partition(".")[0] or "libraries that are not installed"
         raise ConfigurationError(
-            f"the durable store needs {error.name or 'its libraries'}: "
-            "pip install 'omnichannel[store]' (PostgreSQL: 'omnichannel[postgres]')"
+            f"the durable store needs {missing}: pip install 'omnichannel[store]' "
+            "(for PostgreSQL 'omnichannel[postgres]')"
         ) from None
     return Store
 
