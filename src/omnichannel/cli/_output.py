@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
@@ -19,11 +20,13 @@ import click
 
 __all__ = [
     "LOG_ENV_VAR",
+    "colours_on",
     "error_line",
     "installed_log_handler",
     "level_for",
     "quiet_logger",
     "set_verbosity",
+    "stdout_is_terminal",
     "style",
     "warn",
 ]
@@ -44,6 +47,20 @@ def style(text: str, **styles: Any) -> str:
     if os.environ.get("NO_COLOR"):
         return text
     return click.style(text, **styles)
+
+
+def stdout_is_terminal() -> bool:
+    """Whether stdout is a terminal (not a pipe, a file, or a test runner's capture)."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stdout
+        return False
+
+
+def colours_on() -> bool:
+    """Whether what is printed to stdout may be coloured: a terminal, and ``NO_COLOR`` unset
+    (for output rendered before ``click.echo``, which strips colour in pipes by itself)."""
+    return not os.environ.get("NO_COLOR") and stdout_is_terminal()
 
 
 def error_line(message: str) -> str:

@@ -10,22 +10,7 @@ import anyio
 import click
 
 from omnichannel.cli._shared import config_option, json_option, print_json
-
-url_option = click.option(
-    "--url",
-    default=None,
-    help="The store's database URL (sqlite:///path.db, postgresql+psycopg://...); "
-    "default: [store] url from the configuration.",
-)
-
-
-def _store_url(config_path: str | None, url: str | None) -> str:
-    if url is not None:
-        return url
-    from omnichannel.config import load_config
-    from omnichannel.store import configured_url
-
-    return configured_url(load_config(config_path))
+from omnichannel.cli._store_access import store_class, store_url, url_option
 
 
 @click.group()
@@ -40,10 +25,10 @@ def store() -> None:
 def upgrade(config_path: str | None, url: str | None, as_json: bool) -> None:
     """Create or migrate the store's tables to this omnichannel's schema (run it after each
     upgrade of omnichannel; stop the SQLite worker first)."""
-    from omnichannel.store import Store
+    Store = store_class()
     from omnichannel.store.engine import parse_url
 
-    target = _store_url(config_path, url)
+    target = store_url(config_path, url)
     shown = parse_url(target).display
 
     async def run() -> tuple[str | None, str]:
@@ -69,10 +54,12 @@ def status(ctx: click.Context, config_path: str | None, url: str | None, as_json
     """Show the store's schema version and how many outbox and inbox rows are in each state.
 
     Exits 2 when the schema needs `omni store upgrade`."""
-    from omnichannel.store import SCHEMA_VERSION, Store
+    from omnichannel.store import SCHEMA_VERSION
+
+    Store = store_class()
     from omnichannel.store.engine import parse_url
 
-    target = _store_url(config_path, url)
+    target = store_url(config_path, url)
     shown = parse_url(target).display
 
     async def run() -> tuple[str | None, dict[str, int], dict[str, int]]:

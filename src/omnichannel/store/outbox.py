@@ -418,12 +418,20 @@ class OutboxQueries(StoreBase):
         return await self._read(lambda conn: _record_in(conn, envelope_id))
 
     async def list_outbox(
-        self, *, states: Collection[OutboxState] | None = None, limit: int = 100
+        self,
+        *,
+        states: Collection[OutboxState] | None = None,
+        chain: str | None = None,
+        limit: int = 100,
     ) -> list[OutboxRecord]:
-        """Up to ``limit`` rows (in ``states`` when given), newest first."""
+        """Up to ``limit`` rows, newest first: those in ``states`` when given, and those of
+        the failover ``chain`` when given (its ``chain`` column, ``"<name>:<root envelope
+        id>"``: every hop of one send)."""
         statement = sa.select(outbox)
         if states is not None:
             statement = statement.where(outbox.c.state.in_([OutboxState(s).value for s in states]))
+        if chain is not None:
+            statement = statement.where(outbox.c.chain == chain)
         statement = statement.order_by(
             outbox.c.created_at.desc(), outbox.c.envelope_id.desc()
         ).limit(limit)

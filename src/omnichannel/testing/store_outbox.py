@@ -293,6 +293,23 @@ class StoreOutboxClauses:
         assert set(counts) == set(OutboxState)
         assert await store.outbox_record("no-such-envelope") is None
 
+    async def test_store_lists_the_hops_of_one_chain(self, store: Any, clock: Any) -> None:
+        root, hop = make_envelope(channel="sms"), make_envelope(channel="email")
+        chain = f"urgent:{root.id}"
+        await store.enqueue(root, due_at=T0, max_attempts=3, chain=chain)
+        clock.advance(timedelta(seconds=1))
+        await store.enqueue(hop, due_at=T0, max_attempts=3, chain=chain, chain_step=1)
+        other = make_envelope()
+        await store.enqueue(other, due_at=T0, max_attempts=3, chain=f"urgent:{other.id}")
+        await put_in_state(store, OutboxState.QUEUED)
+        listed = await store.list_outbox(chain=chain)
+        assert [(record.envelope_id, record.chain_step) for record in listed] == [
+            (hop.id, 1),
+            (root.id, 0),
+        ]
+        assert await store.list_outbox(chain=chain, states=[OutboxState.SENT]) == []
+        assert await store.list_outbox(chain="urgent:no-such-envelope") == []
+
     # -- provider messages ---------------------------------------------------------------------
 
     async def test_store_provider_messages_map_back_to_their_envelope_by_part(
