@@ -133,7 +133,11 @@ class Worker:
         if self._stopping.is_set():
             return WorkerPass(settled=len(expired) + put_back)
 
-        sends = await store.claim_outbox(worker=worker, now=now, lease=lease, limit=self.batch)
+        # Only as many sends as run at once: a claimed row that never started would end
+        # unknown too if this process died, though it never reached the provider.
+        sends = await store.claim_outbox(
+            worker=worker, now=now, lease=lease, limit=min(self.batch, self.concurrency)
+        )
         limiter = anyio.CapacityLimiter(self.concurrency)
 
         async def attempt(record: OutboxRecord) -> None:

@@ -35,13 +35,12 @@ from omnichannel.cli._tables import (
     shortened,
     when,
 )
+from omnichannel.durable import INBOX_TOPIC
 from omnichannel.store.records import INBOX_MOVES, InboxRecord, InboxState
 
 if TYPE_CHECKING:
     from omnichannel.store import Store
 
-TOPIC: Final = "omnichannel_inbox"
-"""What the workers listen on for new inbox work."""
 RETRYABLE: Final = (InboxState.DEAD, InboxState.DONE)
 """The states ``omni inbox retry`` puts back to pending."""
 _ERROR_WIDTH: Final = 60
@@ -171,7 +170,7 @@ def retry(inbox_id: int, config_path: str | None, url: str | None, as_json: bool
             after = await _found(store, inbox_id)
             if not moved:  # moved on by a worker meanwhile
                 raise Refused(_not_retryable(after))
-            await store.notify(TOPIC)
+            await store.notify(INBOX_TOPIC)
         return before, after
 
     before, after = run_operation(run)

@@ -34,6 +34,7 @@ from omnichannel.cli._tables import (
     shortened,
     when,
 )
+from omnichannel.durable import OUTBOX_TOPIC
 from omnichannel.store.records import (
     OUTBOX_MOVES,
     HistoryEntry,
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
     from omnichannel.envelope import Envelope
     from omnichannel.store import Store
 
-TOPIC: Final = "omnichannel_outbox"
-"""What the workers listen on for new outbox work."""
 RETRY_REASON: Final = "retried by an operator (omni outbox retry)"
 CANCEL_REASON: Final = "canceled by an operator (omni outbox cancel)"
 RETRYABLE: Final = (OutboxState.FAILED, OutboxState.DEAD, OutboxState.UNKNOWN)
@@ -229,7 +228,7 @@ def retry(
             after = await _found(store, envelope_id)
             if not moved:  # moved on by a worker meanwhile
                 raise Refused(_not_for("retry", "retries", RETRYABLE, after))
-            await store.notify(TOPIC)
+            await store.notify(OUTBOX_TOPIC)
         return before, after
 
     before, after = run_operation(run)
@@ -457,3 +456,12 @@ def _print_record(record: OutboxRecord, now: datetime) -> None:
     ]
     for label, value in fields:
         click.echo(f"{label:<14}{value}")
+
+
+def _register_enqueue() -> None:
+    from omnichannel.cli.enqueue import enqueue
+
+    outbox_group.add_command(enqueue)
+
+
+_register_enqueue()

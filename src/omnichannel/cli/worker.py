@@ -7,11 +7,13 @@ process exits: a deploy that stops a worker loses nothing and leaves nothing ``s
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
 
 import anyio
 import click
 
 from omnichannel.cli._shared import config_option, json_option, load, print_line
+from omnichannel.durable import StorePolicy
 from omnichannel.router import Router
 from omnichannel.worker import DEFAULT_BATCH, DEFAULT_CONCURRENCY, DEFAULT_IDLE_INTERVAL, Worker
 
@@ -60,7 +62,7 @@ async def run_worker(router: Router, worker: Worker, *, announce: bool = True) -
     default=DEFAULT_BATCH,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Rows claimed per pass, of each kind.",
+    help="Inbox events and timers claimed per pass (sends: --concurrency at a time).",
 )
 @click.option(
     "--idle",
@@ -70,6 +72,15 @@ async def run_worker(router: Router, worker: Worker, *, announce: bool = True) -
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds between looks at the store while no wake-up arrives.",
 )
+@click.option(
+    "--lease",
+    "lease_seconds",
+    default=StorePolicy().lease.total_seconds(),
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds this worker holds what it claims between heartbeats; a send left by a "
+    "dead worker is settled unknown this long after its last heartbeat.",
+)
 @click.option("--no-poll", is_flag=True, help="Do not poll the pull channels here.")
 @json_option
 def worker(
@@ -77,6 +88,7 @@ def worker(
     concurrency: int,
     batch: int,
     idle_interval: float,
+    lease_seconds: float,
     no_poll: bool,
     as_json: bool,
 ) -> None:
@@ -85,7 +97,8 @@ def worker(
     config, plugin_host = load(config_path)
 
     async def run() -> None:
-        router = Router.from_config(config, host=plugin_host, worker=True)
+        policy = StorePolicy(lease=timedelta(seconds=lease_seconds))
+        router = Router.from_config(config, host=plugin_host, worker=True, store_policy=policy)
         async with router:
             store = router.store
             if store is None:
