@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omnichannel import OutcomeUnknown, ProviderError, RateLimited, TransportError
 from omnichannel.http import (
@@ -19,6 +22,7 @@ from omnichannel.http import (
     bearer_auth,
     default_error_for_response,
     retry_after_seconds,
+    urlencode_form,
 )
 
 pytestmark = pytest.mark.anyio
@@ -256,3 +260,26 @@ def test_jitter_spreads_the_computed_delay() -> None:
     assert policy.delay(1, None, rand=1.0) == 3.0
     assert policy.delay(1, None, rand=0.0) == 2.0
     assert policy.delay(2, None, rand=0.0) is None
+
+
+@given(st.lists(st.tuples(st.text(), st.text())))
+def test_form_encoding_is_exactly_urllib_urlencode(pairs: list[tuple[str, str]]) -> None:
+    try:
+        expected = urlencode(pairs)
+    except UnicodeEncodeError:  # lone surrogates: refused by both
+        with pytest.raises(UnicodeEncodeError):
+            urlencode_form(pairs)
+        return
+    assert urlencode_form(pairs) == expected
+
+
+def test_form_encoding_keeps_order_and_repeats_and_escapes_plus_and_spaces() -> None:
+    pairs = [("To", "+14155550199"), ("MediaUrl", "https://a.test/x?y=1"), ("MediaUrl", "b c")]
+    assert urlencode_form(pairs) == (
+        "To=%2B14155550199&MediaUrl=https%3A%2F%2Fa.test%2Fx%3Fy%3D1&MediaUrl=b+c"
+    )
+
+
+def test_a_form_request_body_is_the_urlencoded_pairs() -> None:
+    request = ProviderRequest.form("POST", "https://api.example.test/m", [("Body", "café ü")])
+    assert request.body == urlencode([("Body", "café ü")]).encode()

@@ -42,8 +42,8 @@ PLUGIN_API = {
     "default_error_for_response", "describe_settings", "describe_value", "hmac_digest",
     "mac_over_parts",
     "retry_after_seconds", "secret", "setting", "sign_body", "sign_url_params",
-    "url_params_string", "url_port_variants", "verify_body", "verify_url_params",
-    "verify_url_params_request",
+    "url_params_string", "url_port_variants", "urlencode_form", "verify_body",
+    "verify_url_params", "verify_url_params_request",
 }  # fmt: skip
 PROVIDER_WORDS = re.compile(
     r"twilio|graph\.facebook|api\.x\.com|api\.twitter|aiosmtplib|telegram|bodySHA256"

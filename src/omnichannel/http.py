@@ -25,15 +25,17 @@ longer than the policy allows is raised for the caller (or an outbox) to schedul
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -61,6 +63,7 @@ __all__ = [
     "bearer_auth",
     "default_error_for_response",
     "retry_after_seconds",
+    "urlencode_form",
 ]
 
 logger = logging.getLogger("omnichannel.http")
@@ -117,6 +120,40 @@ class SecretHeaders(Mapping[str, str]):
     def merged(self, extra: Mapping[str, str]) -> SecretHeaders:
         """These headers with ``extra`` added (later names win)."""
         return SecretHeaders({**self._headers, **extra})
+
+
+_UNRESERVED: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_NEEDS_QUOTING: Final = re.compile(r"[^A-Za-z0-9_.\-~]")
+_BYTE_FORMS: Final = tuple(
+    chr(byte) if chr(byte) in _UNRESERVED else "+" if byte == 0x20 else f"%{byte:02X}"
+    for byte in range(256)
+)
+
+
+def _quote_form_value(text: str) -> str:
+    # urllib's quote_plus walks the UTF-8 bytes in Python, about 3 us a field: plain values
+    # are kept as they are, short ones (numbers, ids, callback URLs) remembered.
+    if _NEEDS_QUOTING.search(text) is None:
+        return text
+    return _quote_short(text) if len(text) <= 80 else _quote_bytes(text)
+
+
+def _quote_bytes(text: str) -> str:
+    return "".join(map(_BYTE_FORMS.__getitem__, text.encode("utf-8")))
+
+
+_quote_short = functools.lru_cache(maxsize=4096)(_quote_bytes)
+
+
+def urlencode_form(pairs: Iterable[tuple[str, object]]) -> str:
+    """``urllib.parse.urlencode(pairs)`` for (name, value) pairs, exactly, and several times
+    faster: names and values are ``str()``-ed, unreserved characters kept, spaces as ``+``,
+    everything else percent-encoded as UTF-8 (``+`` as ``%2B``), in order, repeats kept.
+
+    For provider form bodies built on every send (``ProviderRequest.form`` uses it)."""
+    return "&".join(
+        [f"{_quote_form_value(str(name))}={_quote_form_value(str(value))}" for name, value in pairs]
+    )
 
 
 def _header(headers: Headers, name: str) -> str | None:
@@ -199,7 +236,7 @@ class ProviderRequest:
             method=method,
             url=url,
             headers=_with_content_type(headers, "application/x-www-form-urlencoded"),
-            body=urlencode(list(pairs)).encode("utf-8"),
+            body=urlencode_form(pairs).encode("ascii"),
             idempotent=idempotent,
             timeout=timeout,
         )

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         bearer_auth,
         default_error_for_response,
         retry_after_seconds,
+        urlencode_form,
     )
     from omnichannel.signing import (
         StandardWebhooks,
@@ -103,6 +104,7 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "bearer_auth",
         "default_error_for_response",
         "retry_after_seconds",
+        "urlencode_form",
     ),
     "omnichannel.signing": (
         "StandardWebhooks",
@@ -159,6 +161,7 @@ __all__ = [
     "sign_url_params",
     "url_params_string",
     "url_port_variants",
+    "urlencode_form",
     "verify_body",
     "verify_url_params",
     "verify_url_params_request",
