@@ -224,16 +224,22 @@ class WebhookRequest:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key.lower() == wanted), None)
+        return self._header_index.get(name.lower())
 
     @property
     def path(self) -> str:
         """The URL path."""
         return urlsplit(self.url).path
 
-    # Verification and parsing both read the query and the form; the request is frozen, so
-    # each is parsed once (a provider form can carry dozens of params).
+    # Verification and parsing both read the headers, the query and the form; the request is
+    # frozen, so each is indexed or parsed once (a provider form can carry dozens of params).
+    @functools.cached_property
+    def _header_index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for key, value in self.headers:
+            index.setdefault(key.lower(), value)
+        return index
+
     @functools.cached_property
     def _query_pairs(self) -> tuple[tuple[str, str], ...]:
         return _form_pairs(urlsplit(self.url).query, strict=False) or ()

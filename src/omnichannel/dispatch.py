@@ -145,8 +145,10 @@ class Dispatcher:
         self.ledger.complete(claim)
 
     def _first_sight(self, message: Envelope) -> Envelope | None:
-        message = self._with_choice(message)
-        self.record_inbound(message)
+        customer, business = self._customer(message)
+        message = self._with_choice(message, customer, business)
+        if customer is not None:
+            self.windows.record(message.channel, business, customer, message.created_at)
         inbound = Inbound(envelope=message, adapter=self._adapter_name_of(message.channel))
         self.host.inbound(inbound)
         if inbound.dropped is not None:
@@ -163,8 +165,9 @@ class Dispatcher:
         kind = self._address_kind_of(envelope.channel)
         value = sender.value
         if kind is not None:
+            # The sender came from the provider: E.164 as sent is canonical already.
             with contextlib.suppress(InvalidAddress):
-                value = kind.normalize(value, channel=envelope.channel)
+                value = kind.normalize_provided(value, channel=envelope.channel)
         return value, business.value
 
     def record_inbound(self, envelope: Envelope) -> None:
@@ -173,12 +176,11 @@ class Dispatcher:
         if customer is not None:
             self.windows.record(envelope.channel, business, customer, envelope.created_at)
 
-    def _with_choice(self, message: Envelope) -> Envelope:
+    def _with_choice(
+        self, message: Envelope, customer: str | None, business: str | None
+    ) -> Envelope:
         content = message.content
-        if content.choice is not None or not content.text:
-            return message
-        customer, business = self._customer(message)
-        if customer is None:
+        if content.choice is not None or not content.text or customer is None:
             return message
         choice = self.menus.choice_for(
             message.channel, business, customer, content.text, self._clock()
@@ -251,22 +253,33 @@ class Dispatcher:
     async def _run(
         self, handler: Callable[[Any], Awaitable[None] | None], inline: bool, item: Any
     ) -> None:
-        name = getattr(handler, "__qualname__", repr(handler))
         try:
-            with anyio.fail_after(self.handler_timeout):
-                if inline or inspect.iscoroutinefunction(handler):
-                    result = handler(item)
-                else:
+            if inline or inspect.iscoroutinefunction(handler):
+                result = handler(item)
+                if not inspect.isawaitable(result):
+                    # A sync handler run inline has finished: there is nothing a timeout
+                    # could have interrupted, so no cancel scope is set up for it.
+                    return
+                with anyio.fail_after(self.handler_timeout):
+                    await result
+            else:
+                with anyio.fail_after(self.handler_timeout):
                     result = await anyio.to_thread.run_sync(
                         functools.partial(handler, item), abandon_on_cancel=True
                     )
-                if inspect.isawaitable(result):
-                    await result
+                    if inspect.isawaitable(result):
+                        await result
         except TimeoutError:
+            name = _name_of(handler)
             logger.error(
                 "handler %s took longer than %gs; answering as failed", name, self.handler_timeout
             )
             raise HandlerFailed(name) from None
         except Exception as exc:
+            name = _name_of(handler)
             logger.exception("handler %s raised", name)
             raise HandlerFailed(name) from exc
+
+
+def _name_of(handler: Callable[..., Any]) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import time
@@ -86,7 +87,8 @@ def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
 
 def hmac_digest(key: _Key, message: str | bytes, algorithm: str = "sha256") -> bytes:
     """The raw HMAC of ``message`` under ``key`` with the named :mod:`hashlib` algorithm."""
-    return hmac.new(_key_bytes(key), _as_bytes(message), algorithm).digest()
+    # The one-shot form runs in OpenSSL without building an HMAC object in Python.
+    return hmac.digest(_key_bytes(key), _as_bytes(message), algorithm)
 
 
 # --- HMAC over the URL plus sorted form params -------------------------------------------------
@@ -144,6 +146,17 @@ def url_port_variants(url: str) -> list[str]:
     non-default port that a proxy hid cannot be recovered, so such a URL has no variant that
     matches. Everything outside the authority is kept byte for byte.
     """
+    return list(_port_variants(url))
+
+
+# A webhook URL repeats from request to request (status callbacks differ only by their query),
+# so the variants are remembered, in a bounded cache.
+@functools.lru_cache(maxsize=1024)
+def _port_variants(url: str) -> tuple[str, ...]:
+    return tuple(_compute_port_variants(url))
+
+
+def _compute_port_variants(url: str) -> list[str]:
     try:
         parts = urlsplit(url)
     except ValueError:  # an unclosed IPv6 bracket, for one
@@ -236,7 +249,7 @@ def verify_url_params_request(
             raise WebhookVerificationError(
                 f"the body is not form-encoded, so it cannot carry a valid {header}"
             ) from None
-    urls = url_port_variants(request.url)
+    urls = _port_variants(request.url)
     matched = False
     for key in keys:
         matched |= verify_url_params(key, urls, params, signature, algorithm=algorithm)
