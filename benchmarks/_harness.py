@@ -225,11 +225,13 @@ def print_table(title: str, figures: Mapping[str, Summary], baseline: str, unit:
     """One line per variant: rate, its ratio to ``baseline``, CPU per operation and the
     baseline's CPU over it (above 1.0: cheaper than the baseline)."""
     base = figures[baseline]
-    print(title)
-    print(f"  {'variant':<34} {unit + '/s':>10} {'wall':>8} {'CPU us':>8} {'CPU':>8}")
+    if title:
+        print(title)
+    width = max(34, *(len(name) for name in figures))
+    print(f"  {'variant':<{width}} {unit + '/s':>10} {'wall':>8} {'CPU us':>8} {'CPU':>8}")
     for name, figure in figures.items():
         print(
-            f"  {name:<34} {figure.rate:>10,.0f} {figure.rate / base.rate:>7.2f}x "
+            f"  {name:<{width}} {figure.rate:>10,.0f} {figure.rate / base.rate:>7.2f}x "
             f"{figure.cpu_us:>8.1f} {base.cpu_us / figure.cpu_us:>7.2f}x"
         )
     print(f"  (ratios against {baseline}: wall = rate / its rate, CPU = its CPU / CPU)")

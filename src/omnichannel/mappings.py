@@ -88,6 +88,15 @@ class BoundedDict(MutableMapping[K, V]):
     def __getitem__(self, key: K) -> V:
         return self._data[key]
 
+    # Mapping's own get and "in" go through __getitem__ and a KeyError for every miss, and
+    # these are asked on every send and every inbound message.
+    def get(self, key: K, default: Any = None) -> Any:
+        """The value of ``key``, or ``default``."""
+        return self._data.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
     def __setitem__(self, key: K, value: V) -> None:
         data = self._data
         if key in data:

@@ -96,7 +96,7 @@ def hmac_digest(key: _Key, message: str | bytes, algorithm: str = "sha256") -> b
 
 def _params_suffix(params: Iterable[tuple[str, str]]) -> str:
     # Sorting distinct (name, value) pairs orders names, then each name's distinct values.
-    return "".join([name + value for name, value in sorted(set(params))])
+    return "".join(map("".join, sorted(set(params))))
 
 
 def url_params_string(url: str, params: Iterable[tuple[str, str]]) -> str:
