@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 __all__ = ["BoundedDict", "FrozenMap"]
 
@@ -67,6 +67,7 @@ def _thaw(value: Any) -> Any:
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 class BoundedDict(MutableMapping[K, V]):
@@ -90,7 +91,13 @@ class BoundedDict(MutableMapping[K, V]):
 
     # Mapping's own get and "in" go through __getitem__ and a KeyError for every miss, and
     # these are asked on every send and every inbound message.
-    def get(self, key: K, default: Any = None) -> Any:
+    @overload
+    def get(self, key: K, /) -> V | None: ...
+
+    @overload
+    def get(self, key: K, /, default: V | T) -> V | T: ...
+
+    def get(self, key: K, /, default: object = None) -> object:
         """The value of ``key``, or ``default``."""
         return self._data.get(key, default)
 
