@@ -35,7 +35,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Final, Generic, Protocol, Self, TypeVar
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 import attrs
@@ -597,6 +597,11 @@ class BaseAdapter(Generic[SettingsT]):
 
     async def send(self, envelope: Envelope) -> SendReceipt:
         """Deliver one envelope and build the receipt; errors gain the adapter's context."""
+        return await self._send_fitted(envelope, _NOT_FITTED)
+
+    async def _send_fitted(self, envelope: Envelope, fitting: FittingReport) -> SendReceipt:
+        # What send does, with the router's fitting report in the receipt: the router calls
+        # this directly on adapters that keep the base send, so each send builds one receipt.
         try:
             sent = await self.deliver(envelope)
         except OmnichannelError as error:
@@ -607,6 +612,7 @@ class BaseAdapter(Generic[SettingsT]):
             adapter=self.info.name,
             provider_ids=(sent.provider_id,),
             status=sent.status,
+            fitting=fitting,
             conversation_id=envelope.conversation_id,
             raw=sent.raw,
         )
@@ -637,6 +643,19 @@ class BaseAdapter(Generic[SettingsT]):
 
     async def aclose(self) -> None:
         """Nothing to release by default: the sender belongs to the router."""
+
+
+_NOT_FITTED: Final = FittingReport()
+
+
+def fitted_sender(
+    adapter: ChannelAdapter,
+) -> Callable[[Envelope, FittingReport], Awaitable[SendReceipt]] | None:
+    """The adapter's send taking the fitting report, when the adapter keeps
+    :meth:`BaseAdapter.send` (the router then builds no second receipt); None otherwise."""
+    if isinstance(adapter, BaseAdapter) and type(adapter).send is BaseAdapter.send:
+        return adapter._send_fitted
+    return None
 
 
 def polls(capabilities: Capabilities) -> bool:

@@ -124,6 +124,7 @@ class SecretHeaders(Mapping[str, str]):
 
 _UNRESERVED: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
 _NEEDS_QUOTING: Final = re.compile(r"[^A-Za-z0-9_.\-~]")
+_TO_ESCAPE: Final = re.compile(r"([^A-Za-z0-9_.\-~]+)")
 _BYTE_FORMS: Final = tuple(
     chr(byte) if chr(byte) in _UNRESERVED else "+" if byte == 0x20 else f"%{byte:02X}"
     for byte in range(256)
@@ -131,18 +132,25 @@ _BYTE_FORMS: Final = tuple(
 
 
 def _quote_form_value(text: str) -> str:
-    # urllib's quote_plus walks the UTF-8 bytes in Python, about 3 us a field: plain values
-    # are kept as they are, short ones (numbers, ids, callback URLs) remembered.
+    # urllib's quote_plus walks the UTF-8 bytes in Python, about 3 us a field: plain values are
+    # kept as they are, and only the runs of characters to escape are escaped, the short ones
+    # (":/", "?", "=", a space, a "+") remembered.
     if _NEEDS_QUOTING.search(text) is None:
         return text
-    return _quote_short(text) if len(text) <= 80 else _quote_bytes(text)
+    parts = _TO_ESCAPE.split(text)
+    parts[1::2] = map(_quote_run, parts[1::2])
+    return "".join(parts)
+
+
+def _quote_run(run: str) -> str:
+    return _quote_short_run(run) if len(run) <= 16 else _quote_bytes(run)
 
 
 def _quote_bytes(text: str) -> str:
     return "".join(map(_BYTE_FORMS.__getitem__, text.encode("utf-8")))
 
 
-_quote_short = functools.lru_cache(maxsize=4096)(_quote_bytes)
+_quote_short_run = functools.lru_cache(maxsize=1024)(_quote_bytes)
 
 
 def urlencode_form(pairs: Iterable[tuple[str, object]]) -> str:
@@ -486,7 +494,8 @@ class Sender:
                 raise _ambiguous_answer(error, response)
             raise error
 
-        return await self.run(attempt, idempotent=request.idempotent, what=request.host)
+        # The host is only for the log line of a retry: not parsed out of the URL every send.
+        return await self._run(attempt, request.idempotent, lambda: request.host)
 
     async def run(self, attempt: Callable[[], Awaitable[T]], *, idempotent: bool, what: str) -> T:
         """Call ``attempt`` until it succeeds or raises an error that must not be retried.
@@ -496,6 +505,11 @@ class Sender:
         :class:`TransportError` (with ``request_sent``), :class:`OutcomeUnknown` or another
         :class:`SendError`. ``what`` names the destination in log lines (a host, never a URL).
         """
+        return await self._run(attempt, idempotent, lambda: what)
+
+    async def _run(
+        self, attempt: Callable[[], Awaitable[T]], idempotent: bool, what: Callable[[], str]
+    ) -> T:
         tries = 0
         while True:
             try:
@@ -520,7 +534,11 @@ class Sender:
             if wait is None:
                 raise failure
             logger.info(
-                "retrying %s in %.2fs after attempt %d: %s", what, wait, tries + 1, failure.message
+                "retrying %s in %.2fs after attempt %d: %s",
+                what(),
+                wait,
+                tries + 1,
+                failure.message,
             )
             await self._pause(wait)
             tries += 1

@@ -23,6 +23,15 @@ class FrozenMap(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
 
+    # Mapping's own get and "in" raise and catch a KeyError for every miss; an envelope's
+    # options are looked up on every send.
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default``."""
+        return self._data.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
 
@@ -114,6 +123,16 @@ class BoundedDict(MutableMapping[K, V]):
 
     def __delitem__(self, key: K) -> None:
         del self._data[key]
+
+    @overload
+    def pop(self, key: K, /) -> V: ...
+
+    @overload
+    def pop(self, key: K, default: V | T, /) -> V | T: ...
+
+    def pop(self, key: K, /, *default: object) -> object:
+        """Remove ``key`` and return its value (``default`` when it is absent, if given)."""
+        return self._data.pop(key, *default)
 
     def __iter__(self) -> Iterator[K]:
         return iter(self._data)
