@@ -68,6 +68,11 @@ class InboundClaim:
     """True the first time the event is claimed; False on a provider's retry."""
 
 
+# What the ledger keeps for an event handled for good: one shared marker, so the claim, its
+# payload and its record of completed handlers are freed (most events complete at once).
+_COMPLETE: Final = InboundClaim(key=None, in_flight=False, complete=True, fresh=False)
+
+
 class InboundLedger:
     """Claims on inbound events by dedupe key, in memory and bounded."""
 
@@ -93,6 +98,8 @@ class InboundLedger:
     def complete(self, claim: InboundClaim) -> None:
         """Mark a claim done for good: later copies are acknowledged and dropped."""
         claim.in_flight, claim.complete, claim.payload = False, True, None
+        if self._claims.get(claim.key) is claim:
+            self._claims[claim.key] = _COMPLETE
 
 
 class Dispatcher:
