@@ -20,7 +20,6 @@ from omnichannel.capabilities import Capabilities, MediaRules
 from omnichannel.content import Content, Interactive, Media, TextFormat
 from omnichannel.errors import ContentTooLong, UnsupportedFeature
 from omnichannel.lengths import contains_url, segment_info, sms_units, split_text, weighted_length
-from omnichannel.markup import html_to_plain, markdown_to_plain
 
 __all__ = [
     "FittedContent",
@@ -145,6 +144,10 @@ def fit(
         if content.plain_alternative is not None:
             text, how = content.plain_alternative, "its plain alternative was sent"
         else:
+            # Imported on first use: the adapter contract imports this module for FittingReport,
+            # and plugin discovery should not load an HTML parser.
+            from omnichannel.markup import html_to_plain, markdown_to_plain
+
             to_plain = markdown_to_plain if content.format is TextFormat.MARKDOWN else html_to_plain
             text, how = to_plain(content.text), "the markup was removed"
         note = f"The channel does not render {content.format.value}, so {how}."

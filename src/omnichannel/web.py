@@ -18,8 +18,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, Final
 
-import anyio
-
 from omnichannel.adapter import WebhookRequest, WebhookResponse
 from omnichannel.errors import UnknownChannel
 from omnichannel.forwarding import parse_networks, request_base_url
@@ -190,6 +188,10 @@ class WebhookApp:
             return
         channel = path[len(self.prefix) :].strip("/")
         limit = self._body_limit(channel)
+        # Imported here: plugins import this module (through the sandbox) when they are
+        # discovered, which must not import an event loop library.
+        import anyio
+
         try:
             with anyio.fail_after(self.read_timeout):
                 base_url = self.public_url or request_base_url(scope, self.trusted_proxies)
