@@ -7,7 +7,6 @@ here (:meth:`Envelope.reply`); serialise it with :meth:`Envelope.to_dict` and re
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import enum
 import functools
@@ -181,12 +180,11 @@ def _check_metadata(_instance: object, _attribute: object, value: FrozenMap) -> 
         raise InvalidEnvelope(f"metadata is {size} characters; at most {METADATA_MAX_BYTES}")
 
 
-# Crockford's base32 is RFC 4648's with another alphabet, so the C encoder does the work: the
-# 128-bit id is encoded from 20 bytes (32 leading zero bits), and the 6 characters of those
-# zeros are dropped, which leaves ULID's 26 characters (2 leading zero bits, then the id).
-_TO_CROCKFORD: Final = bytes.maketrans(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-)
+_CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# The id's 130 bits (2 leading zero bits, then 128) are written 10 bits at a time, two
+# characters per lookup.
+_CHARACTER_PAIRS: Final = tuple(first + second for first in _CROCKFORD for second in _CROCKFORD)
+_PAIR_SHIFTS: Final = tuple(range(120, -1, -10))
 _RANDOM_CHUNK: Final = 10 * 512
 
 
@@ -216,8 +214,8 @@ if hasattr(os, "register_at_fork"):
 
 def new_envelope_id() -> str:
     """A new unique, time-sortable id: 48 bits of milliseconds and 80 random bits (ULID layout)."""
-    raw = b"\0\0\0\0" + (time.time_ns() // 1_000_000).to_bytes(6, "big") + _random.take(10)
-    return base64.b32encode(raw)[6:].translate(_TO_CROCKFORD).decode("ascii")
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(_random.take(10), "big")
+    return "".join([_CHARACTER_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def _utc_now() -> datetime:

@@ -10,6 +10,7 @@ measures and splitting live in :mod:`omnichannel.lengths`, markup conversion in
 from __future__ import annotations
 
 import enum
+import functools
 import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -191,8 +192,13 @@ def _fits_as_is(content: Content, capabilities: Capabilities) -> FittedContent |
     info = segment_info(content.text)
     if limit is not None and info.units > limit:
         return None
-    report = FittingReport(encoding=info.encoding, segments=info.segments)
-    return FittedContent(parts=(content,), report=report)
+    return FittedContent(parts=(content,), report=_segments_report(info.encoding, info.segments))
+
+
+# Reports are values: the few an unchanged SMS can have are built once and shared.
+@functools.lru_cache(maxsize=64)
+def _segments_report(encoding: str, segments: int) -> FittingReport:
+    return FittingReport(encoding=encoding, segments=segments)
 
 
 # --- Templates and menus ----------------------------------------------------------------------
