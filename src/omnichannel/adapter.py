@@ -178,6 +178,8 @@ class SentMessage:
 def _header_tuple(
     value: Mapping[str, str] | Iterable[tuple[str, str]],
 ) -> tuple[tuple[str, str], ...]:
+    if not value:  # most responses carry none: no Mapping check, no generator
+        return ()
     items = value.items() if isinstance(value, Mapping) else value
     return tuple((str(name), str(item)) for name, item in items)
 

@@ -118,6 +118,7 @@ class Dispatcher:
         handler_timeout: float,
         ledger: InboundLedger | None = None,
         on_outside_window: Callable[[StatusUpdate], Awaitable[None]] | None = None,
+        has_session_window: Callable[[str], bool] | None = None,
     ) -> None:
         self.host = host
         self.statuses = statuses
@@ -129,6 +130,9 @@ class Dispatcher:
         self._adapter_name_of = adapter_name_of
         self._clock = clock
         self._on_outside_window = on_outside_window
+        # Windows are read only on channels that have one: elsewhere a record would be kept
+        # (and remembered, up to the bound) for nothing.
+        self._has_session_window = has_session_window or (lambda channel: True)
         self.message_handlers: list[tuple[MessageHandler, bool]] = []
         self.status_handlers: list[tuple[StatusHandler, bool]] = []
 
@@ -154,7 +158,7 @@ class Dispatcher:
     def _first_sight(self, message: Envelope) -> Envelope | None:
         customer, business = self._customer(message)
         message = self._with_choice(message, customer, business)
-        if customer is not None:
+        if customer is not None and self._has_session_window(message.channel):
             self.windows.record(message.channel, business, customer, message.created_at)
         inbound = Inbound(envelope=message, adapter=self._adapter_name_of(message.channel))
         self.host.inbound(inbound)
@@ -180,7 +184,7 @@ class Dispatcher:
     def record_inbound(self, envelope: Envelope) -> None:
         """Note that the customer wrote: it opens the channel's session window from then."""
         customer, business = self._customer(envelope)
-        if customer is not None:
+        if customer is not None and self._has_session_window(envelope.channel):
             self.windows.record(envelope.channel, business, customer, envelope.created_at)
 
     def _with_choice(

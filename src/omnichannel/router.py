@@ -153,6 +153,7 @@ class Router:
             clock=clock,
             handler_timeout=self.policy.handler_timeout,
             on_outside_window=self._late_window_failure,
+            has_session_window=self._has_session_window,
         )
         self._windowed_sends: BoundedDict[str, Envelope] = BoundedDict(10_000)
         # Found once per adapter: the base send that takes the fitting report, so that each
@@ -237,6 +238,10 @@ class Router:
             return self._adapters[channel]
         except KeyError:
             raise UnknownChannel(channel, self._adapters) from None
+
+    def _has_session_window(self, channel: str) -> bool:
+        adapter = self._adapters.get(channel)
+        return adapter is None or adapter.capabilities.session_window is not None
 
     def _address_kind_of(self, channel: str) -> AddressKind | None:
         adapter = self._adapters.get(channel)
