@@ -21,7 +21,7 @@ import statistics
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-from _harness import gather_rate, local_server
+from _harness import Answer, gather_rate, local_server
 from omnichannel_whatsapp import MetaWhatsappAdapter, MetaWhatsappSettings
 from omnichannel_whatsapp.payloads import message_body
 
@@ -99,7 +99,9 @@ def main() -> None:
         "router.send, whatsapp.meta": omnichannel_router,
     }
     results: dict[str, list[float]] = {name: [] for name in variants}
-    with local_server(200, ANSWER) as url:
+    with local_server(
+        {"/": Answer(status=200, content_type="application/json", body=ANSWER)}
+    ) as url:
         for variant in variants.values():  # imports, connection pools, the server's caches
             asyncio.run(variant(url, 100, args.concurrency))
         for _ in range(args.rounds):

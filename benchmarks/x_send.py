@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from _harness import gather_rate, local_server
+from _harness import Answer, gather_rate, local_server
 
 from omnichannel import Address, Envelope, PluginHost, Router
 from omnichannel.plugin import AdapterContext, Sender, build_settings
@@ -156,7 +156,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     results: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    with local_server(201, ANSWER.encode() if isinstance(ANSWER, str) else ANSWER) as url:
+    with local_server(
+        {"/": Answer(status=201, content_type="application/json", body=ANSWER)}
+    ) as url:
         for variant in VARIANTS.values():  # imports, connection pools, the server's caches
             asyncio.run(variant(url, 100, args.concurrency))
         for _ in range(args.rounds):

@@ -59,6 +59,41 @@ def test_impossible_phone_numbers_are_rejected_with_the_reason(given: str, why: 
     assert "channel=sms" in str(caught.value)
 
 
+@pytest.mark.parametrize("given", ["+14155550199", "+442079460958", "+6831234"])
+def test_provider_phone_numbers_in_strict_e164_are_taken_as_sent(given: str) -> None:
+    assert AddressKind.PHONE.normalize_provided(given) == given
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("+1 (415) 555-0199", "+14155550199"),
+        (" +14155550199", "+14155550199"),
+        ("+١٤١٥٥٥٥٠١٩٩", "+14155550199"),  # Arabic-Indic digits: parsed, not passed through
+    ],
+)
+def test_provider_phone_numbers_not_in_strict_e164_are_parsed(given: str, expected: str) -> None:
+    assert AddressKind.PHONE.normalize_provided(given) == expected
+
+
+@pytest.mark.parametrize("given", ["+0123456789", "+1415555019912345", "+1555"])
+def test_values_outside_strict_e164_get_no_fast_path(given: str) -> None:
+    with pytest.raises(InvalidAddress):
+        AddressKind.PHONE.normalize_provided(given, channel="sms")
+
+
+def test_provider_addresses_are_normalised_or_kept_as_sent() -> None:
+    assert Address.from_provider("sms", "+1 415 555 0199", AddressKind.PHONE).value == (
+        "+14155550199"
+    )
+    assert Address.from_provider("sms", "+14155550199", AddressKind.PHONE).value == ("+14155550199")
+    assert Address.from_provider("voice", "anonymous", AddressKind.PHONE).value == "anonymous"
+    assert Address.from_provider("sms", "SHOPCO", AddressKind.PHONE, name="Shop").name == "Shop"
+    assert Address.from_provider("email", "A@Example.COM", AddressKind.EMAIL).value == (
+        "A@example.com"
+    )
+
+
 def test_email_domains_are_lower_cased_and_local_parts_kept() -> None:
     assert AddressKind.EMAIL.normalize("Zoe.Smith@Example.COM") == "Zoe.Smith@example.com"
 

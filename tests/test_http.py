@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omnichannel import OutcomeUnknown, ProviderError, RateLimited, TransportError
 from omnichannel.http import (
@@ -20,6 +23,7 @@ from omnichannel.http import (
     bearer_auth,
     default_error_for_response,
     retry_after_seconds,
+    urlencode_form,
 )
 
 pytestmark = pytest.mark.anyio
@@ -326,3 +330,26 @@ async def test_secret_values_are_not_asked_for_when_nothing_logs() -> None:
         await _sender(_exchange, Sleeps()).send(_logged_request(), secret_values=never)
     finally:
         logging.getLogger("omnichannel.http").setLevel(logging.NOTSET)
+
+
+@given(st.lists(st.tuples(st.text(), st.text())))
+def test_form_encoding_is_exactly_urllib_urlencode(pairs: list[tuple[str, str]]) -> None:
+    try:
+        expected = urlencode(pairs)
+    except UnicodeEncodeError:  # lone surrogates: refused by both
+        with pytest.raises(UnicodeEncodeError):
+            urlencode_form(pairs)
+        return
+    assert urlencode_form(pairs) == expected
+
+
+def test_form_encoding_keeps_order_and_repeats_and_escapes_plus_and_spaces() -> None:
+    pairs = [("To", "+14155550199"), ("MediaUrl", "https://a.test/x?y=1"), ("MediaUrl", "b c")]
+    assert urlencode_form(pairs) == (
+        "To=%2B14155550199&MediaUrl=https%3A%2F%2Fa.test%2Fx%3Fy%3D1&MediaUrl=b+c"
+    )
+
+
+def test_a_form_request_body_is_the_urlencoded_pairs() -> None:
+    request = ProviderRequest.form("POST", "https://api.example.test/m", [("Body", "café ü")])
+    assert request.body == urlencode([("Body", "café ü")]).encode()

@@ -43,8 +43,8 @@ PLUGIN_API = {
     "default_error_for_response", "describe_settings", "describe_value", "hmac_digest",
     "html_to_plain", "mac_over_parts", "markdown_to_plain",
     "retry_after_seconds", "secret", "setting", "sign_body", "sign_url_params",
-    "url_params_string", "url_port_variants", "verify_body", "verify_url_params",
-    "verify_url_params_request",
+    "url_params_string", "url_port_variants", "urlencode_form", "verify_body",
+    "verify_url_params", "verify_url_params_request",
 }  # fmt: skip
 PROVIDER_WORDS = re.compile(
     r"twilio|graph\.facebook|api\.x\.com|api\.twitter|aiosmtplib|telegram|bodySHA256"
@@ -177,3 +177,20 @@ def test_omni_help_imports_no_command_module() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "['omnichannel.cli._output']"
+
+
+def test_listing_channels_imports_no_http_client_phone_parser_or_tls() -> None:
+    # Plugin discovery imports every plugin's adapter and simulator modules: their import
+    # chains must leave httpx, aiohttp and phonenumbers (and ssl, asyncio) to the first send.
+    code = (
+        "import io, sys, contextlib\n"
+        "from omnichannel.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main(['channels', '--json'])\n    except SystemExit:\n        pass\n"
+        "heavy = ('httpx', 'aiohttp', 'phonenumbers', 'ssl', 'asyncio', 'anyio', 'uvicorn')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"

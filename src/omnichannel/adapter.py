@@ -35,8 +35,8 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
-from urllib.parse import unquote_plus, urlsplit
+from typing import Any, ClassVar, Final, Generic, Protocol, Self, TypeVar
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 import attrs
 
@@ -178,26 +178,40 @@ class SentMessage:
 def _header_tuple(
     value: Mapping[str, str] | Iterable[tuple[str, str]],
 ) -> tuple[tuple[str, str], ...]:
+    if not value:  # most responses carry none: no Mapping check, no generator
+        return ()
     items = value.items() if isinstance(value, Mapping) else value
     return tuple((str(name), str(item)) for name, item in items)
 
 
 def _unquote(text: str) -> str:
-    return unquote_plus(text) if "%" in text or "+" in text else text
+    """``unquote_plus(text)``, exactly, without its regex split for ASCII text (a provider's
+    form escapes little more than the ``+`` of a phone number)."""
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    if text.isascii():
+        return unquote_to_bytes(text).decode("utf-8", "replace")
+    return unquote(text)
 
 
 def _form_pairs(text: str, *, strict: bool) -> tuple[tuple[str, str], ...] | None:
     """``parse_qsl(text, keep_blank_values=True)``, faster where nothing is escaped (provider
     forms carry dozens of plain fields). ``strict``: a field without ``=`` makes it None."""
+    if not text:
+        return ()
     pairs = []
-    for field in text.split("&") if text else ():
-        name, equals, value = field.partition("=")
+    for name, equals, value in [field.partition("=") for field in text.split("&")]:
         if not equals:
             if strict:
                 return None
-            if not field:
+            if not name:
                 continue
-        pairs.append((_unquote(name), _unquote(value)))
+        if "%" in name or "+" in name:
+            name = _unquote(name)
+        if "%" in value or "+" in value:
+            value = _unquote(value)
+        pairs.append((name, value))
     return tuple(pairs)
 
 
@@ -224,16 +238,22 @@ class WebhookRequest:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key.lower() == wanted), None)
+        return self._header_index.get(name.lower())
 
     @property
     def path(self) -> str:
         """The URL path."""
         return urlsplit(self.url).path
 
-    # Verification and parsing both read the query and the form; the request is frozen, so
-    # each is parsed once (a provider form can carry dozens of params).
+    # Verification and parsing both read the headers, the query and the form; the request is
+    # frozen, so each is indexed or parsed once (a provider form can carry dozens of params).
+    @functools.cached_property
+    def _header_index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for key, value in self.headers:
+            index.setdefault(key.lower(), value)
+        return index
+
     @functools.cached_property
     def _query_pairs(self) -> tuple[tuple[str, str], ...]:
         return _form_pairs(urlsplit(self.url).query, strict=False) or ()
@@ -579,6 +599,11 @@ class BaseAdapter(Generic[SettingsT]):
 
     async def send(self, envelope: Envelope) -> SendReceipt:
         """Deliver one envelope and build the receipt; errors gain the adapter's context."""
+        return await self._send_fitted(envelope, _NOT_FITTED)
+
+    async def _send_fitted(self, envelope: Envelope, fitting: FittingReport) -> SendReceipt:
+        # What send does, with the router's fitting report in the receipt: the router calls
+        # this directly on adapters that keep the base send, so each send builds one receipt.
         try:
             sent = await self.deliver(envelope)
         except OmnichannelError as error:
@@ -589,6 +614,7 @@ class BaseAdapter(Generic[SettingsT]):
             adapter=self.info.name,
             provider_ids=(sent.provider_id,),
             status=sent.status,
+            fitting=fitting,
             conversation_id=envelope.conversation_id,
             raw=sent.raw,
         )
@@ -621,6 +647,19 @@ class BaseAdapter(Generic[SettingsT]):
 
     async def aclose(self) -> None:
         """Nothing to release by default: the sender belongs to the router."""
+
+
+_NOT_FITTED: Final = FittingReport()
+
+
+def fitted_sender(
+    adapter: ChannelAdapter,
+) -> Callable[[Envelope, FittingReport], Awaitable[SendReceipt]] | None:
+    """The adapter's send taking the fitting report, when the adapter keeps
+    :meth:`BaseAdapter.send` (the router then builds no second receipt); None otherwise."""
+    if isinstance(adapter, BaseAdapter) and type(adapter).send is BaseAdapter.send:
+        return adapter._send_fitted
+    return None
 
 
 def polls(capabilities: Capabilities) -> bool:

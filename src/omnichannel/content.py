@@ -51,7 +51,7 @@ def _to_frozen_map(value: Mapping[str, Any] | None) -> FrozenMap:
 
 
 def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
-    return tuple(value)
+    return value if type(value) is tuple else tuple(value)
 
 
 def _optional_bytes(value: bytes | bytearray | memoryview | None) -> bytes | None:
@@ -343,13 +343,18 @@ class Interactive:
 _EMPTY: Final = "content is empty: give text, media, a template or an interactive part"
 
 
+def _as_format(value: TextFormat | str) -> TextFormat:
+    # Content is built for every message: the common case costs no enum lookup.
+    return value if type(value) is TextFormat else TextFormat(value)
+
+
 @attrs.frozen(kw_only=True)
 class Content:
     """What a message says: text in a format, an optional subject, media, a template, an
     interactive menu; and for inbound answers to a menu, the option picked (``choice``)."""
 
     text: str = ""
-    format: TextFormat = attrs.field(default=TextFormat.PLAIN, converter=TextFormat)
+    format: TextFormat = attrs.field(default=TextFormat.PLAIN, converter=_as_format)
     subject: str | None = None
     plain_alternative: str | None = None
     """A plain-text rendering of ``text`` when ``format`` is markdown or HTML."""

@@ -75,6 +75,11 @@ class InboundClaim:
     """True the first time the event is claimed; False on a provider's retry."""
 
 
+# What the ledger keeps for an event handled for good: one shared marker, so the claim, its
+# payload and its record of completed handlers are freed (most events complete at once).
+_COMPLETE: Final = InboundClaim(key=None, in_flight=False, complete=True, fresh=False)
+
+
 class InboundLedger:
     """Claims on inbound events by dedupe key, in memory and bounded."""
 
@@ -100,6 +105,8 @@ class InboundLedger:
     def complete(self, claim: InboundClaim) -> None:
         """Mark a claim done for good: later copies are acknowledged and dropped."""
         claim.in_flight, claim.complete, claim.payload = False, True, None
+        if self._claims.get(claim.key) is claim:
+            self._claims[claim.key] = _COMPLETE
 
 
 class Dispatcher:
@@ -118,6 +125,7 @@ class Dispatcher:
         handler_timeout: float,
         ledger: InboundLedger | None = None,
         on_outside_window: Callable[[StatusUpdate], Awaitable[None]] | None = None,
+        has_session_window: Callable[[str], bool] | None = None,
     ) -> None:
         self.host = host
         self.statuses = statuses
@@ -129,6 +137,9 @@ class Dispatcher:
         self._adapter_name_of = adapter_name_of
         self._clock = clock
         self._on_outside_window = on_outside_window
+        # Windows are read only on channels that have one: elsewhere a record would be kept
+        # (and remembered, up to the bound) for nothing.
+        self._has_session_window = has_session_window or (lambda channel: True)
         self.message_handlers: list[tuple[MessageHandler, bool]] = []
         self.status_handlers: list[tuple[StatusHandler, bool]] = []
 
@@ -155,9 +166,10 @@ class Dispatcher:
         """What a message is once seen: its numbered-menu choice read, its window recorded
         (unless the durable store already did), the inbound hooks run. None when a hook
         dropped it."""
-        message = self._with_choice(message)
-        if record_window:
-            self.record_inbound(message)
+        customer, business = self.customer_of(message)
+        message = self._with_choice(message, customer, business)
+        if record_window and customer is not None and self._has_session_window(message.channel):
+            self.windows.record(message.channel, business, customer, message.created_at)
         inbound = Inbound(envelope=message, adapter=self._adapter_name_of(message.channel))
         self.host.inbound(inbound)
         if inbound.dropped is not None:
@@ -177,22 +189,22 @@ class Dispatcher:
         kind = self._address_kind_of(envelope.channel)
         value = sender.value
         if kind is not None:
+            # The sender came from the provider: E.164 as sent is canonical already.
             with contextlib.suppress(InvalidAddress):
-                value = kind.normalize(value, channel=envelope.channel)
+                value = kind.normalize_provided(value, channel=envelope.channel)
         return value, business.value
 
     def record_inbound(self, envelope: Envelope) -> None:
         """Note that the customer wrote: it opens the channel's session window from then."""
         customer, business = self.customer_of(envelope)
-        if customer is not None:
+        if customer is not None and self._has_session_window(envelope.channel):
             self.windows.record(envelope.channel, business, customer, envelope.created_at)
 
-    def _with_choice(self, message: Envelope) -> Envelope:
+    def _with_choice(
+        self, message: Envelope, customer: str | None, business: str | None
+    ) -> Envelope:
         content = message.content
-        if content.choice is not None or not content.text:
-            return message
-        customer, business = self.customer_of(message)
-        if customer is None:
+        if content.choice is not None or not content.text or customer is None:
             return message
         choice = self.menus.choice_for(
             message.channel, business, customer, content.text, self._clock()
@@ -267,22 +279,33 @@ class Dispatcher:
     ) -> None:
         """Run one handler on ``item`` under the timeout (a sync one in a worker thread unless
         ``inline``); :class:`HandlerFailed` when it raised or ran out of time."""
-        name = getattr(handler, "__qualname__", repr(handler))
         try:
-            with anyio.fail_after(self.handler_timeout):
-                if inline or inspect.iscoroutinefunction(handler):
-                    result = handler(item)
-                else:
+            if inline or inspect.iscoroutinefunction(handler):
+                result = handler(item)
+                if not inspect.isawaitable(result):
+                    # A sync handler run inline has finished: there is nothing a timeout
+                    # could have interrupted, so no cancel scope is set up for it.
+                    return
+                with anyio.fail_after(self.handler_timeout):
+                    await result
+            else:
+                with anyio.fail_after(self.handler_timeout):
                     result = await anyio.to_thread.run_sync(
                         functools.partial(handler, item), abandon_on_cancel=True
                     )
-                if inspect.isawaitable(result):
-                    await result
+                    if inspect.isawaitable(result):
+                        await result
         except TimeoutError:
+            name = _name_of(handler)
             logger.error(
                 "handler %s took longer than %gs; answering as failed", name, self.handler_timeout
             )
             raise HandlerFailed(name, f"took longer than {self.handler_timeout:g}s") from None
         except Exception as exc:
+            name = _name_of(handler)
             logger.exception("handler %s raised", name)
             raise HandlerFailed(name, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _name_of(handler: Callable[..., Any]) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)

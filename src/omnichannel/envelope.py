@@ -7,6 +7,7 @@ here (:meth:`Envelope.reply`); serialise it with :meth:`Envelope.to_dict` and re
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import os
@@ -17,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, Final, Self
 
 import attrs
-import phonenumbers
 
 from omnichannel.content import Content
 from omnichannel.errors import InvalidAddress, InvalidEnvelope
@@ -94,6 +94,24 @@ class AddressKind(enum.StrEnum):
             return f"{local}@{domain.lower()}"
         return stripped
 
+    def normalize_provided(self, value: str, *, channel: str | None = None) -> str:
+        """:meth:`normalize` for a value a provider gave (a webhook's sender, the number
+        written to), with a fast exact path: a phone number already in strict E.164 (``+``, a
+        country code without a leading zero, 7 to 15 digits in all, nothing else) is the
+        canonical form the provider normalised it to, and is taken as it is, with no
+        libphonenumber parse (about 50 us for each new number). Anything else goes through
+        :meth:`normalize`, and may raise :class:`InvalidAddress`.
+
+        For values from the provider only: what an application or a customer typed goes
+        through :meth:`normalize`, which also checks the number can exist.
+        """
+        if self is AddressKind.PHONE and _STRICT_E164.fullmatch(value):
+            return value
+        return self.normalize(value, channel=channel)
+
+
+_STRICT_E164: Final = re.compile(r"\+[1-9][0-9]{6,14}")
+
 
 def _normalize_phone(value: str, channel: str | None) -> str:
     try:
@@ -103,11 +121,15 @@ def _normalize_phone(value: str, channel: str | None) -> str:
         raise
 
 
-# Parsing with libphonenumber costs ~130 us; support traffic repeats the same customers.
+# Parsing with libphonenumber costs ~50-130 us; support traffic repeats the same customers,
+# and the cache is bounded. phonenumbers (and its metadata) is imported on the first parse, so
+# commands and processes that never parse a number do not pay for it.
 @functools.lru_cache(maxsize=8192)
 def _e164(value: str) -> str:
     if not value.startswith("+"):
         raise InvalidAddress(value, "phone", "use international E.164 form, e.g. +14155550199")
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException as exc:
@@ -117,11 +139,33 @@ def _e164(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Envelopes are built on every send and every inbound message, so their converters take the
+# common case (a value already of the field's type, nothing given) without any work: the empty
+# map is one shared immutable value.
+_NO_MAP: Final = FrozenMap()
+
+
 def _to_frozen_map(value: Mapping[str, Any] | None) -> FrozenMap:
-    return value if isinstance(value, FrozenMap) else FrozenMap(value or {})
+    if isinstance(value, FrozenMap):
+        return value
+    return FrozenMap(value) if value else _NO_MAP
+
+
+def _as_direction(value: Direction | str) -> Direction:
+    return value if type(value) is Direction else Direction(value)
+
+
+def _as_visibility(value: Visibility | str) -> Visibility:
+    return value if type(value) is Visibility else Visibility(value)
+
+
+def _as_sensitivity(value: Sensitivity | str) -> Sensitivity:
+    return value if type(value) is Sensitivity else Sensitivity(value)
 
 
 def _check_metadata(_instance: object, _attribute: object, value: FrozenMap) -> None:
+    if not value:
+        return
     if len(value) > METADATA_MAX_KEYS:
         raise InvalidEnvelope(f"metadata has {len(value)} keys; at most {METADATA_MAX_KEYS}")
     size = 0
@@ -136,14 +180,42 @@ def _check_metadata(_instance: object, _attribute: object, value: FrozenMap) -> 
         raise InvalidEnvelope(f"metadata is {size} characters; at most {METADATA_MAX_BYTES}")
 
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_ID_SHIFTS = tuple(range(125, -1, -5))  # 26 characters of 5 bits, most significant first
+_CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# The id's 130 bits (2 leading zero bits, then 128) are written 10 bits at a time, two
+# characters per lookup.
+_CHARACTER_PAIRS: Final = tuple(first + second for first in _CROCKFORD for second in _CROCKFORD)
+_PAIR_SHIFTS: Final = tuple(range(120, -1, -10))
+_RANDOM_CHUNK: Final = 10 * 512
+
+
+class _RandomBytes:
+    """os.urandom read in chunks (one system call per 512 ids instead of one each), and thrown
+    away in a forked child, whose ids must not repeat its parent's."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._offset = 0
+
+    def take(self, count: int) -> bytes:
+        if self._offset + count > len(self._buffer):
+            self._buffer, self._offset = os.urandom(_RANDOM_CHUNK), 0
+        start = self._offset
+        self._offset = start + count
+        return self._buffer[start : start + count]
+
+    def forget(self) -> None:
+        self._buffer, self._offset = b"", 0
+
+
+_random = _RandomBytes()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_random.forget)
 
 
 def new_envelope_id() -> str:
     """A new unique, time-sortable id: 48 bits of milliseconds and 80 random bits (ULID layout)."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    return "".join([_CROCKFORD[(value >> shift) & 31] for shift in _ID_SHIFTS])
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(_random.take(10), "big")
+    return "".join([_CHARACTER_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def _utc_now() -> datetime:
@@ -194,6 +266,19 @@ class Address:
         value = kind.normalize(self.value, channel=self.channel)
         return self if value == self.value else attrs.evolve(self, value=value)
 
+    @classmethod
+    def from_provider(
+        cls, channel: str, value: str, kind: AddressKind, *, name: str | None = None
+    ) -> Self:
+        """An address a provider gave in a webhook (a sender, the number written to), for
+        the envelopes adapters build from it: in canonical form for ``kind`` by
+        :meth:`AddressKind.normalize_provided` (E.164 as sent is taken without parsing), or
+        kept exactly as sent when it is not a valid ``kind`` address (a short code, an
+        alphanumeric sender id, a withheld caller id such as ``anonymous``)."""
+        with contextlib.suppress(InvalidAddress):
+            value = kind.normalize_provided(value, channel=channel)
+        return cls(channel=channel, value=value, name=name)
+
     def on(self, channel: str) -> Self:
         """The same value on another channel (a phone on SMS, then on voice)."""
         return attrs.evolve(self, channel=channel)
@@ -236,7 +321,7 @@ class Envelope:
     """Who sent it; for outbound envelopes the router fills in the business address."""
     recipient: Address
     content: Content = attrs.field(converter=_content_from)
-    direction: Direction = attrs.field(default=Direction.OUTBOUND, converter=Direction)
+    direction: Direction = attrs.field(default=Direction.OUTBOUND, converter=_as_direction)
     id: str = attrs.field(factory=new_envelope_id, validator=_non_empty)
     """Ours: unique and time-sortable; also the default idempotency key."""
     business_address: Address | None = None
@@ -245,8 +330,8 @@ class Envelope:
     in_reply_to: str | None = None
     provider_id: str | None = None
     conversation_id: str | None = None
-    visibility: Visibility = attrs.field(default=Visibility.PRIVATE, converter=Visibility)
-    sensitivity: Sensitivity = attrs.field(default=Sensitivity.NORMAL, converter=Sensitivity)
+    visibility: Visibility = attrs.field(default=Visibility.PRIVATE, converter=_as_visibility)
+    sensitivity: Sensitivity = attrs.field(default=Sensitivity.NORMAL, converter=_as_sensitivity)
     expires_at: datetime | None = attrs.field(
         default=None, converter=_in_utc, validator=_require_aware
     )
@@ -258,10 +343,10 @@ class Envelope:
         factory=_utc_now, converter=_in_utc_required, validator=_require_aware
     )
     metadata: FrozenMap = attrs.field(
-        factory=FrozenMap, converter=_to_frozen_map, validator=_check_metadata
+        default=_NO_MAP, converter=_to_frozen_map, validator=_check_metadata
     )
     """Application data: flat values, size-capped, echoed back on status updates."""
-    provider_options: FrozenMap = attrs.field(factory=FrozenMap, converter=_to_frozen_map)
+    provider_options: FrozenMap = attrs.field(default=_NO_MAP, converter=_to_frozen_map)
     """Native options keyed by adapter name (``{"sms.example": {...}}``), ignored by others."""
     raw: object = attrs.field(default=None, eq=False, hash=False, repr=False)
 

@@ -10,6 +10,7 @@ measures and splitting live in :mod:`omnichannel.lengths`, markup conversion in
 from __future__ import annotations
 
 import enum
+import functools
 import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -20,7 +21,6 @@ from omnichannel.capabilities import Capabilities, MediaRules
 from omnichannel.content import Content, Interactive, Media, TextFormat
 from omnichannel.errors import ContentTooLong, UnsupportedFeature
 from omnichannel.lengths import contains_url, segment_info, sms_units, split_text, weighted_length
-from omnichannel.markup import html_to_plain, markdown_to_plain
 
 __all__ = [
     "FittedContent",
@@ -145,6 +145,10 @@ def fit(
         if content.plain_alternative is not None:
             text, how = content.plain_alternative, "its plain alternative was sent"
         else:
+            # Imported on first use: the adapter contract imports this module for FittingReport,
+            # and plugin discovery should not load an HTML parser.
+            from omnichannel.markup import html_to_plain, markdown_to_plain
+
             to_plain = markdown_to_plain if content.format is TextFormat.MARKDOWN else html_to_plain
             text, how = to_plain(content.text), "the markup was removed"
         note = f"The channel does not render {content.format.value}, so {how}."
@@ -188,8 +192,13 @@ def _fits_as_is(content: Content, capabilities: Capabilities) -> FittedContent |
     info = segment_info(content.text)
     if limit is not None and info.units > limit:
         return None
-    report = FittingReport(encoding=info.encoding, segments=info.segments)
-    return FittedContent(parts=(content,), report=report)
+    return FittedContent(parts=(content,), report=_segments_report(info.encoding, info.segments))
+
+
+# Reports are values: the few an unchanged SMS can have are built once and shared.
+@functools.lru_cache(maxsize=64)
+def _segments_report(encoding: str, segments: int) -> FittingReport:
+    return FittingReport(encoding=encoding, segments=segments)
 
 
 # --- Templates and menus ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 __all__ = ["BoundedDict", "FrozenMap"]
 
@@ -22,6 +22,15 @@ class FrozenMap(Mapping[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
+
+    # Mapping's own get and "in" raise and catch a KeyError for every miss; an envelope's
+    # options are looked up on every send.
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default``."""
+        return self._data.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
@@ -67,6 +76,7 @@ def _thaw(value: Any) -> Any:
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 class BoundedDict(MutableMapping[K, V]):
@@ -88,6 +98,21 @@ class BoundedDict(MutableMapping[K, V]):
     def __getitem__(self, key: K) -> V:
         return self._data[key]
 
+    # Mapping's own get and "in" go through __getitem__ and a KeyError for every miss, and
+    # these are asked on every send and every inbound message.
+    @overload
+    def get(self, key: K, /) -> V | None: ...
+
+    @overload
+    def get(self, key: K, /, default: V | T) -> V | T: ...
+
+    def get(self, key: K, /, default: object = None) -> object:
+        """The value of ``key``, or ``default``."""
+        return self._data.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
     def __setitem__(self, key: K, value: V) -> None:
         data = self._data
         if key in data:
@@ -98,6 +123,16 @@ class BoundedDict(MutableMapping[K, V]):
 
     def __delitem__(self, key: K) -> None:
         del self._data[key]
+
+    @overload
+    def pop(self, key: K, /) -> V: ...
+
+    @overload
+    def pop(self, key: K, default: V | T, /) -> V | T: ...
+
+    def pop(self, key: K, /, *default: object) -> object:
+        """Remove ``key`` and return its value (``default`` when it is absent, if given)."""
+        return self._data.pop(key, *default)
 
     def __iter__(self) -> Iterator[K]:
         return iter(self._data)

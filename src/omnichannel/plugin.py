@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         bearer_auth,
         default_error_for_response,
         retry_after_seconds,
+        urlencode_form,
     )
     from omnichannel.markup import (
         html_to_plain,
@@ -107,6 +108,7 @@ _EXPORTS_BY_MODULE: dict[str, tuple[str, ...]] = {
         "bearer_auth",
         "default_error_for_response",
         "retry_after_seconds",
+        "urlencode_form",
     ),
     "omnichannel.markup": (
         "html_to_plain",
@@ -169,6 +171,7 @@ __all__ = [
     "sign_url_params",
     "url_params_string",
     "url_port_variants",
+    "urlencode_form",
     "verify_body",
     "verify_url_params",
     "verify_url_params_request",

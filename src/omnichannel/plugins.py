@@ -352,14 +352,21 @@ class PluginHost:
 
     # -- outbound hooks -----------------------------------------------------------------------
 
+    # The per-message hooks run on every send and every inbound event: with no
+    # implementation registered (the usual case), pluggy's call machinery is skipped.
+
     def outbound(self, outbound: Outbound) -> Outbound:
         """Run the outbound hooks; an exception from one vetoes the send and propagates."""
-        self._pm.hook.omnichannel_outbound(outbound=outbound)
+        hook = self._pm.hook.omnichannel_outbound
+        if hook.get_hookimpls():
+            hook(outbound=outbound)
         return outbound
 
     def inbound(self, inbound: Inbound) -> Inbound:
         """Run the inbound hooks; an exception propagates (the provider is asked to retry)."""
-        self._pm.hook.omnichannel_inbound(inbound=inbound)
+        hook = self._pm.hook.omnichannel_inbound
+        if hook.get_hookimpls():
+            hook(inbound=inbound)
         return inbound
 
     def choose_channel(self, envelope: Envelope, candidates: Sequence[str]) -> str | None:

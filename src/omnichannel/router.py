@@ -33,6 +33,7 @@ from omnichannel.adapter import (
     SendReceipt,
     WebhookRequest,
     WebhookResponse,
+    fitted_sender,
     utc_now,
 )
 from omnichannel.capabilities import Capabilities
@@ -175,9 +176,15 @@ class Router:
             clock=clock,
             handler_timeout=self.policy.handler_timeout,
             on_outside_window=self.outside_window_failure,
+            has_session_window=self.has_session_window,
         )
         self._rejected_handlers: list[Callable[[str, int, str], Awaitable[None] | None]] = []
         self._windowed_sends: BoundedDict[str, Envelope] = BoundedDict(10_000)
+        # Found once per adapter: the base send that takes the fitting report, so that each
+        # send builds one receipt.
+        self._fitted_senders = {
+            channel: fitted_sender(adapter) for channel, adapter in self._adapters.items()
+        }
         self._scheduled: list[tuple[datetime, int, Envelope]] = []
         self._order = itertools.count()
         self._check_policy()
@@ -305,6 +312,12 @@ class Router:
             return self._adapters[channel]
         except KeyError:
             raise UnknownChannel(channel, self._adapters) from None
+
+    def has_session_window(self, channel: str) -> bool:
+        """Whether ``channel`` has a session window (an unknown channel may: its windows are
+        recorded)."""
+        adapter = self._adapters.get(channel)
+        return adapter is None or adapter.capabilities.session_window is not None
 
     def _address_kind_of(self, channel: str) -> AddressKind | None:
         adapter = self._adapters.get(channel)
@@ -577,7 +590,8 @@ class Router:
                 adapter=adapter.info.name,
                 envelope_id=envelope.id,
             )
-        await self._check_media(envelope)
+        if envelope.content.media or envelope.content.template is not None:
+            await self._check_media(envelope)
         envelope, window_note = await self._within_session_window(envelope, adapter)
         shape = capabilities.for_visibility(envelope.visibility)
         fitted = fit(envelope.content, shape, self.fitting_policy)
@@ -613,16 +627,22 @@ class Router:
             )
         receipts: list[SendReceipt] = []
         attempted_at = self.clock()
+        send_fitted = self._fitted_senders.get(envelope.channel)
         for part_envelope in self._parts(prepared):
             if receipts and shape.reply_chain and receipts[-1].provider_id:
                 part_envelope = attrs.evolve(part_envelope, in_reply_to=receipts[-1].provider_id)
             try:
-                receipts.append(await adapter.send(part_envelope))
+                if send_fitted is not None:
+                    receipts.append(await send_fitted(part_envelope, fitted.report))
+                else:
+                    receipts.append(await adapter.send(part_envelope))
             except SendError as error:
                 self._record_failure(error, envelope, part_envelope, receipts, attempted_at)
                 raise
-        provider_ids = tuple(pid for receipt in receipts for pid in receipt.provider_ids)
-        receipt = attrs.evolve(receipts[0], provider_ids=provider_ids, fitting=fitted.report)
+        receipt = receipts[0]
+        if len(receipts) > 1 or receipt.fitting is not fitted.report:
+            provider_ids = tuple(pid for part in receipts for pid in part.provider_ids)
+            receipt = attrs.evolve(receipt, provider_ids=provider_ids, fitting=fitted.report)
         self.statuses.sent(receipt)
         if shape.session_window is not None and envelope.content.template is None:
             # Kept for the late path: a provider may accept free text, then fail it as sent

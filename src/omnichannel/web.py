@@ -17,9 +17,8 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, Final
-
-import anyio
 
 from omnichannel.adapter import WebhookRequest, WebhookResponse
 from omnichannel.errors import UnknownChannel
@@ -200,7 +199,7 @@ class WebhookApp:
         channel = path[len(self.prefix) :].strip("/")
         limit = self._body_limit(channel)
         try:
-            with anyio.fail_after(self.read_timeout):
+            async with _deadline(self.read_timeout):
                 base_url = self.public_url or request_base_url(scope, self.trusted_proxies)
                 request = await read_request(scope, receive, base_url, limit=limit)
         except BodyTooLarge:
@@ -227,6 +226,35 @@ class WebhookApp:
             except Exception:
                 logger.exception("the on_rejected callback raised; ignored")
         await send_response(send, _refusal(status_code, reason))
+
+
+def _deadline(seconds: float) -> AbstractAsyncContextManager[object]:
+    """A block that raises TimeoutError after ``seconds``: asyncio's own timeout on asyncio
+    (the servers the SDK starts; half the cost of a cancel scope, on every request), anyio's
+    elsewhere. Imported here: plugins import this module, through the sandbox, when they are
+    discovered, which must not import an event loop."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        import anyio
+
+        return _SyncBlock(anyio.fail_after(seconds))
+    return asyncio.timeout(seconds)
+
+
+class _SyncBlock:
+    """A synchronous context manager used with ``async with``."""
+
+    def __init__(self, inner: AbstractContextManager[object]) -> None:
+        self._inner = inner
+
+    async def __aenter__(self) -> object:
+        return self._inner.__enter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        return self._inner.__exit__(*exc_info)
 
 
 def _refusal(status_code: int, text: str) -> WebhookResponse:

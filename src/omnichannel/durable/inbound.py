@@ -83,7 +83,7 @@ class DurableInbound:
                 )
             )
             customer, business = dispatcher.customer_of(message)
-            if customer is not None:
+            if customer is not None and self.router.has_session_window(message.channel):
                 windows.append(
                     WindowMark(
                         channel=message.channel,

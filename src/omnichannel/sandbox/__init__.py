@@ -9,13 +9,9 @@ webhook URL it was given, so an application can be exercised end to end on one m
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, ClassVar, Final, Protocol
-
-import anyio
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from omnichannel.adapter import WebhookRequest, WebhookResponse
 from omnichannel.config import Config, build_settings
@@ -31,6 +27,14 @@ from omnichannel.web import (
     read_request,
     send_response,
 )
+
+if TYPE_CHECKING:
+    import asyncio
+
+    import httpx
+
+# Plugins import this module for BaseSimulator whenever they are discovered (``omni channels``,
+# ``omni --help``): httpx and asyncio are imported when a simulator first posts a callback.
 
 __all__ = [
     "BaseSimulator",
@@ -62,13 +66,13 @@ class SimulatorContext:
         transport: httpx.AsyncBaseTransport | None = None,
         step_delay: float = 0.0,
         out_of_order: bool = False,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.public_url = public_url.rstrip("/") if public_url else None
         self._transport = transport
         self.step_delay = step_delay
         self.out_of_order = out_of_order
-        self.sleep = sleep
+        self.sleep: Callable[[float], Awaitable[None]] = sleep or _anyio_sleep
         self._tasks: set[asyncio.Task[None]] = set()
 
     def set_transport(self, transport: httpx.AsyncBaseTransport) -> None:
@@ -81,6 +85,8 @@ class SimulatorContext:
 
     async def post(self, url: str, *, headers: Mapping[str, str], body: bytes) -> int:
         """POST a callback; returns the HTTP status (0 when the application was unreachable)."""
+        import httpx
+
         if self._transport is None:
             self._transport = httpx.AsyncHTTPTransport()
         request = httpx.Request("POST", url, headers=headers, content=body)
@@ -101,6 +107,8 @@ class SimulatorContext:
 
     def spawn(self, work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work`` in the background (status progressions); :meth:`settle` waits for it."""
+        import asyncio
+
         task = asyncio.get_running_loop().create_task(self._guard(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -113,16 +121,26 @@ class SimulatorContext:
 
     async def settle(self) -> None:
         """Wait until every background step has run (tests call this instead of sleeping)."""
+        import asyncio
+
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def aclose(self) -> None:
         """Cancel pending steps and close the callback transport."""
+        import asyncio
+
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if self._transport is not None:
             await self._transport.aclose()
+
+
+async def _anyio_sleep(seconds: float) -> None:
+    import anyio
+
+    await anyio.sleep(seconds)
 
 
 class ProviderSimulator(Protocol):

@@ -15,7 +15,7 @@ from datetime import datetime
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from omnichannel import (
     AddressKind,
@@ -41,7 +41,6 @@ from omnichannel.plugin import (
     SentMessage,
     WebhookResult,
 )
-from omnichannel_email.imap import Cursor, ImapMailbox
 from omnichannel_email.mime import InboundMail, build_message, parse_message, reply_subject
 from omnichannel_email.payloads import (
     ADAPTER_NAME,
@@ -54,8 +53,11 @@ from omnichannel_email.payloads import (
     reply_to_address,
 )
 from omnichannel_email.settings import SmtpEmailSettings
-from omnichannel_email.smtp import SmtpPool
 from omnichannel_email.webhooks import TokenLedger, parse_body, verify
+
+if TYPE_CHECKING:
+    from omnichannel_email.imap import ImapMailbox
+    from omnichannel_email.smtp import SmtpPool
 
 __all__ = ["CAPABILITIES", "OWN_HEADERS", "SmtpEmailAdapter"]
 
@@ -122,8 +124,13 @@ class SmtpEmailAdapter(BaseAdapter[SmtpEmailSettings]):
 
     def __init__(self, settings: SmtpEmailSettings, context: AdapterContext | None = None) -> None:
         super().__init__(settings, context)
-        self.pool = SmtpPool(settings)
-        self.mailbox = ImapMailbox(settings) if settings.imap_host else None
+        # The SMTP and IMAP clients (ssl, anyio, aiosmtplib, imap_tools) load with the first
+        # adapter built, not when the plugin is discovered (omni channels, omni --help).
+        from omnichannel_email.imap import ImapMailbox
+        from omnichannel_email.smtp import SmtpPool
+
+        self.pool: SmtpPool = SmtpPool(settings)
+        self.mailbox: ImapMailbox | None = ImapMailbox(settings) if settings.imap_host else None
         self.threads = ThreadBook()
         """Recent messages sent and received, for References and inbound matching."""
         self.mailgun_tokens = TokenLedger()
@@ -239,6 +246,8 @@ class SmtpEmailAdapter(BaseAdapter[SmtpEmailSettings]):
         if self.mailbox is None:
             return PollResult(cursor=cursor, next_poll_seconds=interval)
         mailbox = self.mailbox
+        from omnichannel_email.imap import Cursor
+
         batch = await mailbox.fetch_new(Cursor.parse(cursor))
         now = self.now()
         messages: list[Envelope] = []

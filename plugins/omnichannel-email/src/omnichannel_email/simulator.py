@@ -19,7 +19,6 @@ What it does with a message, by recipient:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import socket
@@ -28,11 +27,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Any, ClassVar, Final
-
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
-from aiosmtpd.smtp import Envelope as SmtpEnvelope
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from omnichannel import WebhookRequest, WebhookResponse
 from omnichannel.sandbox import BaseSimulator, SimulatorContext
@@ -40,6 +35,15 @@ from omnichannel_email.mime import message_ids, reply_subject
 from omnichannel_email.payloads import ADAPTER_NAME
 from omnichannel_email.sandbox_imap import Mailbox, SandboxImapServer
 from omnichannel_email.settings import SmtpEmailSettings
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP, AuthResult, Session
+    from aiosmtpd.smtp import Envelope as SmtpEnvelope
+
+# aiosmtpd (and asyncio, ssl) load when a simulator starts, not when the plugin is discovered.
 
 __all__ = ["SmtpEmailSimulator", "free_port"]
 
@@ -138,6 +142,8 @@ class _Authenticator:
     def __call__(
         self, server: SMTP, session: Session, envelope: SmtpEnvelope, mechanism: str, data: Any
     ) -> AuthResult:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
         if isinstance(data, LoginPassword):
             offered = (data.login.decode(), data.password.decode())
             return AuthResult(success=offered == self._expected, handled=False)
@@ -184,6 +190,10 @@ class SmtpEmailSimulator(BaseSimulator):
     settings: SmtpEmailSettings
 
     def __init__(self, settings: SmtpEmailSettings, context: SimulatorContext) -> None:
+        import asyncio
+
+        from aiosmtpd.controller import Controller
+
         super().__init__(settings, context)
         self.messages: list[dict[str, Any]] = []
         """What the SMTP server accepted: ``mail_from``, ``rcpt_tos`` and ``content`` bytes."""
@@ -193,7 +203,7 @@ class SmtpEmailSimulator(BaseSimulator):
         except RuntimeError:
             self._loop = None
         password = settings.password.reveal() if settings.password else ""
-        self.smtp = Controller(
+        self.smtp: Controller = Controller(
             _Handler(self),
             hostname=settings.host,
             port=settings.smtp_port,
@@ -291,6 +301,8 @@ class SmtpEmailSimulator(BaseSimulator):
 
     async def aclose(self) -> None:
         """Stop the SMTP and IMAP servers (the sandbox calls it when it stops)."""
+        import asyncio
+
         await asyncio.to_thread(self.close)
 
 

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Final
-from urllib.parse import urlencode
 
 import attrs
 
@@ -33,7 +32,7 @@ from omnichannel import (
     RateLimited,
     SendError,
 )
-from omnichannel.plugin import ProviderRequest, SecretHeaders
+from omnichannel.plugin import ProviderRequest, SecretHeaders, urlencode_form
 
 __all__ = [
     "API_VERSION",
@@ -121,7 +120,7 @@ def status_callback_url(webhook_url: str, envelope_id: str) -> str:
     Twilio calls this exact URL (and signs it, query included), so the id comes back intact.
     """
     separator = "&" if "?" in webhook_url else "?"
-    return f"{webhook_url}{separator}{urlencode({ENVELOPE_ID_PARAM: envelope_id})}"
+    return f"{webhook_url}{separator}{urlencode_form([(ENVELOPE_ID_PARAM, envelope_id)])}"
 
 
 def api_headers(auth_headers: Mapping[str, str]) -> SecretHeaders:
@@ -137,7 +136,7 @@ def form_headers(auth_headers: Mapping[str, str]) -> SecretHeaders:
 def form_body(pairs: Sequence[tuple[str, str]]) -> bytes:
     """``pairs`` form-encoded in order, repeated names kept (``+`` arrives as ``%2B`` and a
     space as ``+``, as Twilio's own clients send them)."""
-    return urlencode(list(pairs)).encode("utf-8")
+    return urlencode_form(pairs).encode("ascii")
 
 
 def create_request(

@@ -20,7 +20,6 @@ from typing import Final
 from omnichannel import (
     Address,
     AddressKind,
-    InvalidAddress,
     Secret,
     WebhookParseError,
     WebhookRequest,
@@ -128,8 +127,4 @@ def phone_address(channel: str, value: str) -> Address:
     """``value`` as an address, in E.164 when it is a phone number; a short code, an
     alphanumeric sender id, a withheld caller id (``anonymous``) or a ``client:``/``sip:``
     caller is kept as Twilio sent it."""
-    address = Address(channel=channel, value=value)
-    try:
-        return address.normalized(AddressKind.PHONE)
-    except InvalidAddress:
-        return address
+    return Address.from_provider(channel, value, AddressKind.PHONE)
