@@ -133,8 +133,14 @@ def configured_url(config: Config) -> str:
     configuration file (``./omnichannel.db`` without one).
 
     A relative SQLite path in the configuration is taken relative to the configuration file.
+    ``url = "memory"`` (no store) is a :class:`ConfigurationError`.
     """
     base = config.path.parent if config.path is not None else Path()
+    if config.store_url == "memory":
+        raise ConfigurationError(
+            '[store] url = "memory" keeps the router\'s state in its process: there is no '
+            "store to open; set a database URL"
+        )
     if config.store_url is None:
         return f"sqlite:///{base / DEFAULT_FILE_NAME}"
     parsed = make_url(config.store_url) if "://" in config.store_url else None

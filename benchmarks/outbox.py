@@ -1,0 +1,213 @@
+"""What durability costs: sends and webhooks with the store against the in-memory router.
+
+``python benchmarks/outbox.py [--requests N] [--rounds R] [--concurrency C] [--postgres URL]``
+
+Sends: ``router.send`` of N envelopes (distinct recipients, concurrency C) through a minimal
+form adapter to the local stand-in (``_server.py``, its own process), in memory and with the
+store (SQLite file, the default; PostgreSQL when a server answers): every send written to the
+outbox before the request and settled after it. Worker sends: N envelopes queued
+(``wait=False``, not timed), then the time 1 and 4 workers take to send them all. Webhooks: N
+signed inbound messages through ``handle_webhook`` with and without the inbox. Variants run in
+turn, round after round; the medians are printed with their ratio to the in-memory path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from _harness import (
+    Meter,
+    Sample,
+    gather_sample,
+    interleaved,
+    local_server,
+    pin_client,
+    print_table,
+    summaries,
+)
+from send import BODY, PUBLIC_URL, BenchFormAdapter, BenchSettings, numbers
+
+from omnichannel import Address, Envelope, PluginHost, Router
+from omnichannel.plugin import AdapterContext, Sender
+from omnichannel.testing import FakeAdapter
+from omnichannel.testing.store_contract import DEFAULT_POSTGRES_URL, empty_store
+from omnichannel.worker import Worker
+
+StoreFactory = Callable[[], Awaitable[Any]]
+
+
+def _envelopes(count: int) -> list[Envelope]:
+    return [
+        Envelope(channel="bench", recipient=Address(channel="bench", value=to), content=BODY)
+        for to in numbers(count)
+    ]
+
+
+async def _sqlite_store() -> Any:
+    from omnichannel.store import Store
+
+    directory = tempfile.mkdtemp(prefix="omnichannel-bench-")
+    return await Store.open(f"sqlite:///{Path(directory) / 'omnichannel.db'}", create=True)
+
+
+def _postgres(url: str) -> StoreFactory:
+    async def open_store() -> Any:
+        from omnichannel.store import Store
+
+        store = await Store.open(url, create=True)
+        await empty_store(store)
+        return store
+
+    return open_store
+
+
+async def _sends(url: str, count: int, concurrency: int, store_for: StoreFactory | None) -> Sample:
+    sender = Sender()
+    adapter = BenchFormAdapter(
+        BenchSettings(base_url=url), AdapterContext(sender=sender, public_url=PUBLIC_URL)
+    )
+    store = await store_for() if store_for else None
+    envelopes = _envelopes(count)
+    try:
+        async with Router([adapter], host=PluginHost(), sender=sender, store=store) as router:
+
+            async def one(index: int) -> None:
+                await router.send(envelopes[index])
+
+            return await gather_sample(count, concurrency, one)
+    finally:
+        if store is not None:
+            await store.close()
+
+
+async def _worker_sends(url: str, count: int, workers: int, store_url: str | None) -> Sample:
+    """Queue ``count`` sends, then time ``workers`` workers (each with its own store
+    connections, in this process) sending them all."""
+    from omnichannel.store import Store
+
+    if store_url is None:  # a fresh SQLite file
+        store_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='omnichannel-bench-')) / 'o.db'}"
+    stores = [await Store.open(store_url, create=True)]
+    await empty_store(stores[0])
+    stores += [await Store.open(store_url, worker=False) for _ in range(workers - 1)]
+    routers = []
+    for store in stores:
+        sender = Sender()
+        adapter = BenchFormAdapter(
+            BenchSettings(base_url=url), AdapterContext(sender=sender, public_url=PUBLIC_URL)
+        )
+        routers.append(Router([adapter], host=PluginHost(), sender=sender, store=store))
+    try:
+        for envelope in _envelopes(count):
+            await routers[0].send(envelope, wait=False)
+        runners = [Worker(router, concurrency=32, poll=False) for router in routers]
+
+        async def drain(runner: Worker) -> None:
+            while (await runner.run_once()).sent:
+                pass
+
+        with Meter() as meter:
+            await asyncio.gather(*(drain(runner) for runner in runners))
+        return meter.sample(count)
+    finally:
+        for router in routers:
+            await router.aclose()
+        for store in stores:
+            await store.close()
+
+
+async def _webhooks(count: int, store_for: StoreFactory | None) -> Sample:
+    adapter = FakeAdapter(channel="fake")
+    store = await store_for() if store_for else None
+    url = "https://hooks.example.test/webhooks/fake"
+    requests = [adapter.simulate(sender=f"c-{n}", text="hi", url=url) for n in range(count)]
+    try:
+        router = Router([adapter], host=PluginHost(), store=store)
+        router.on_message(lambda message: None, inline=True)
+
+        async def one(index: int) -> None:
+            await router.handle_webhook("fake", requests[index])
+
+        return await gather_sample(count, 1, one)
+    finally:
+        if store is not None:
+            await store.close()
+
+
+async def _postgres_answers(url: str) -> bool:
+    try:
+        store = await _postgres(url)()
+    except Exception as error:
+        print(f"(no PostgreSQL at {url}: {type(error).__name__}; its variants are left out)")
+        return False
+    await store.close()
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("OMNICHANNEL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="a PostgreSQL database the benchmark may empty (default: the test server's)",
+    )
+    args = parser.parse_args()
+    where = pin_client()
+    postgres = _postgres(args.postgres) if asyncio.run(_postgres_answers(args.postgres)) else None
+    n, c = args.requests, args.concurrency
+    print(f"{n} operations per round, {where}")
+    with local_server() as url:
+        sends: dict[str, Callable[[], Sample]] = {
+            "in memory": lambda: asyncio.run(_sends(url, n, c, None)),
+            "SQLite file": lambda: asyncio.run(_sends(url, n, c, _sqlite_store)),
+        }
+        if postgres is not None:
+            sends["PostgreSQL"] = lambda: asyncio.run(_sends(url, n, c, postgres))
+        print()
+        print_table(
+            f"router.send, concurrency {c}, median of {args.rounds} interleaved rounds",
+            summaries(interleaved(sends, args.rounds)),
+            "in memory",
+            "msg",
+        )
+        drained: dict[str, Callable[[], Sample]] = {
+            "in memory (router.send)": lambda: asyncio.run(_sends(url, n, c, None)),
+            "SQLite file, 1 worker": lambda: asyncio.run(_worker_sends(url, n, 1, None)),
+        }
+        if postgres is not None:
+            pg = args.postgres
+            drained["PostgreSQL, 1 worker"] = lambda: asyncio.run(_worker_sends(url, n, 1, pg))
+            drained["PostgreSQL, 4 workers"] = lambda: asyncio.run(_worker_sends(url, n, 4, pg))
+        print()
+        print_table(
+            "queued sends drained by workers (concurrency 32 each)",
+            summaries(interleaved(drained, args.rounds)),
+            "in memory (router.send)",
+            "msg",
+        )
+    hooks: dict[str, Callable[[], Sample]] = {
+        "in memory": lambda: asyncio.run(_webhooks(n, None)),
+        "inbox, SQLite file": lambda: asyncio.run(_webhooks(n, _sqlite_store)),
+    }
+    if postgres is not None:
+        hooks["inbox, PostgreSQL"] = lambda: asyncio.run(_webhooks(n, postgres))
+    print()
+    print_table(
+        "handle_webhook, one at a time (written, then handled)",
+        summaries(interleaved(hooks, args.rounds)),
+        "in memory",
+        "webhook",
+    )
+
+
+if __name__ == "__main__":
+    main()
