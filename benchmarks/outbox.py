@@ -1,6 +1,6 @@
 """What durability costs: sends and webhooks with the store against the in-memory router.
 
-``python benchmarks/outbox.py [--requests N] [--rounds R] [--concurrency C] [--postgres URL]``
+``python benchmarks/outbox.py [--requests N] [--rounds R] [--concurrency C...] [--postgres URL]``
 
 Sends: ``router.send`` of N envelopes (distinct recipients, concurrency C) through a minimal
 form adapter to the local stand-in (``_server.py``, its own process), in memory and with the
@@ -154,7 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32, 128])
     parser.add_argument(
         "--postgres",
         default=os.environ.get("OMNICHANNEL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
@@ -163,24 +163,25 @@ def main() -> None:
     args = parser.parse_args()
     where = pin_client()
     postgres = _postgres(args.postgres) if asyncio.run(_postgres_answers(args.postgres)) else None
-    n, c = args.requests, args.concurrency
+    n = args.requests
     print(f"{n} operations per round, {where}")
     with local_server() as url:
-        sends: dict[str, Callable[[], Sample]] = {
-            "in memory": lambda: asyncio.run(_sends(url, n, c, None)),
-            "SQLite file": lambda: asyncio.run(_sends(url, n, c, _sqlite_store)),
-        }
-        if postgres is not None:
-            sends["PostgreSQL"] = lambda: asyncio.run(_sends(url, n, c, postgres))
-        print()
-        print_table(
-            f"router.send, concurrency {c}, median of {args.rounds} interleaved rounds",
-            summaries(interleaved(sends, args.rounds)),
-            "in memory",
-            "msg",
-        )
+        for c in args.concurrency:
+            sends: dict[str, Callable[[], Sample]] = {
+                "in memory": lambda c=c: asyncio.run(_sends(url, n, c, None)),
+                "SQLite file": lambda c=c: asyncio.run(_sends(url, n, c, _sqlite_store)),
+            }
+            if postgres is not None:
+                sends["PostgreSQL"] = lambda c=c: asyncio.run(_sends(url, n, c, postgres))
+            print()
+            print_table(
+                f"router.send, concurrency {c}, median of {args.rounds} interleaved rounds",
+                summaries(interleaved(sends, args.rounds)),
+                "in memory",
+                "msg",
+            )
         drained: dict[str, Callable[[], Sample]] = {
-            "in memory (router.send)": lambda: asyncio.run(_sends(url, n, c, None)),
+            "in memory (router.send)": lambda: asyncio.run(_sends(url, n, 32, None)),
             "SQLite file, 1 worker": lambda: asyncio.run(_worker_sends(url, n, 1, None)),
         }
         if postgres is not None:

@@ -21,7 +21,7 @@ import attrs
 
 from omnichannel.content import Content
 from omnichannel.errors import InvalidAddress, InvalidEnvelope
-from omnichannel.mappings import FrozenMap
+from omnichannel.mappings import BoundedDict, FrozenMap
 
 __all__ = [
     "Address",
@@ -114,11 +114,20 @@ _STRICT_E164: Final = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def _normalize_phone(value: str, channel: str | None) -> str:
+    if value in _KNOWN_E164:
+        return value
     try:
-        return _e164(value)
+        normalized = _e164(value)
     except InvalidAddress as error:
         error.channel = channel
         raise
+    _KNOWN_E164[normalized] = None
+    return normalized
+
+
+# What _e164 returned: a normalised number given again (the durable path checks a recipient
+# before it writes the outbox, and the send checks it again) needs no second parse.
+_KNOWN_E164: Final[BoundedDict[str, None]] = BoundedDict(8192)
 
 
 # Parsing with libphonenumber costs ~50-130 us; support traffic repeats the same customers,

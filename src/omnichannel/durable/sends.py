@@ -21,17 +21,25 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
 from omnichannel.adapter import SendReceipt
 from omnichannel.durable import OUTBOX_TOPIC, StorePolicy, error_record
+from omnichannel.durable.batching import Batcher
 from omnichannel.envelope import Envelope
-from omnichannel.errors import ConfigurationError, EnvelopeExpired, OutcomeUnknown, SendError
+from omnichannel.errors import (
+    ConfigurationError,
+    DuplicateEnvelope,
+    EnvelopeExpired,
+    OutcomeUnknown,
+    SendError,
+)
 from omnichannel.events import DeliveryStatus
 from omnichannel.policy import Chain
+from omnichannel.store.batches import ClaimedSend, SentSend
 from omnichannel.store.records import OutboxRecord, OutboxState, ProviderParts
 
 if TYPE_CHECKING:
@@ -57,6 +65,7 @@ def _parts_of(receipt: SendReceipt | None) -> list[ProviderParts]:
                     channel=receipt.channel,
                     provider_ids=tuple(receipt.provider_ids),
                     status=receipt.status,
+                    envelope_id=receipt.envelope_id,
                 )
             )
         receipt = receipt.public_signpost
@@ -82,6 +91,25 @@ class DurableSends:
         self.policy = policy
         self.chains = chains
         self._rand = rand
+        # Concurrent sends share their outbox writes: sends starting (claimed as they are
+        # enqueued) and sends ending (settled sent) go in one transaction per batch.
+        self._journal: Batcher[ClaimedSend | SentSend, OutboxRecord | DuplicateEnvelope | bool] = (
+            Batcher(self._write_journal)
+        )
+
+    async def _write_journal(
+        self, items: Sequence[ClaimedSend | SentSend]
+    ) -> list[OutboxRecord | DuplicateEnvelope | bool]:
+        claims = [item for item in items if isinstance(item, ClaimedSend)]
+        sent = [item for item in items if isinstance(item, SentSend)]
+        made, moved = await self.store.write_sends(
+            claims, sent, worker=self.worker, lease=self.policy.lease, now=self.router.clock()
+        )
+        results: dict[int, OutboxRecord | DuplicateEnvelope | bool] = {
+            id(claim): result for claim, result in zip(claims, made, strict=True)
+        }
+        results.update({id(item): result for item, result in zip(sent, moved, strict=True)})
+        return [results[id(item)] for item in items]
 
     async def send(
         self,
@@ -113,19 +141,29 @@ class DurableSends:
         now = router.clock()
         due = envelope.send_at if envelope.send_at is not None and envelope.send_at > now else now
         inline = wait and connection is None and due <= now
-        record = await self.store.enqueue(
-            envelope,
-            due_at=due,
-            max_attempts=self.policy.max_attempts,
-            chain=chain_key,
-            now=now,
-            claim_for=self.worker if inline else None,
-            lease=self.policy.lease if inline else None,
-            connection=connection,
-        )
         if not inline:
+            await self.store.enqueue(
+                envelope,
+                due_at=due,
+                max_attempts=self.policy.max_attempts,
+                chain=chain_key,
+                now=now,
+                connection=connection,
+            )
             await self.store.notify(OUTBOX_TOPIC, connection=connection)
             return self._queued(envelope)
+        claimed = await self._journal.submit(
+            ClaimedSend(
+                envelope=envelope,
+                due_at=due,
+                max_attempts=self.policy.max_attempts,
+                chain=chain_key,
+            )
+        )
+        if isinstance(claimed, DuplicateEnvelope):
+            raise claimed
+        assert isinstance(claimed, OutboxRecord)
+        record = claimed
         receipt = await self.attempt(record, inline=True)
         assert receipt is not None  # an inline attempt returns or raises
         return receipt
@@ -196,15 +234,16 @@ class DurableSends:
         reason = "sent"
         if receipt.attempts:
             reason = f"sent on {receipt.channel} after {'; '.join(receipt.attempts)}"
-        await self.store.settle_send(
-            envelope.id,
-            to=OutboxState.SENT,
-            now=self.router.clock(),
-            worker=self.worker,
-            reason=reason,
-            receipt=receipt.to_dict(),
-            parts=_parts_of(receipt),
+        moved = await self._journal.submit(
+            SentSend(
+                envelope_id=envelope.id,
+                reason=reason,
+                receipt=receipt.to_dict(),
+                parts=_parts_of(receipt),
+            )
         )
+        if not moved:
+            logger.warning("%s was sent, but its row had been settled otherwise", envelope.id)
         await self.chains.accepted(record, receipt)
         return receipt
 

@@ -267,8 +267,10 @@ class OutboxQueries(StoreBase):
         due_at: datetime | None = None,
         receipt: Mapping[str, Any] | None = None,
         error: Mapping[str, Any] | None = None,
+        only_from: OutboxState | None = None,
     ) -> Callable[[Connection], bool]:
-        """:meth:`transition` as a unit of work, to combine with others in one write."""
+        """:meth:`transition` as a unit of work, to combine with others in one write;
+        ``only_from`` refuses the move from any other state."""
         to = OutboxState(to)
         if to is OutboxState.SENDING:
             raise ValueError("rows move to sending only through claim_outbox, with a lease")
@@ -285,7 +287,7 @@ class OutboxQueries(StoreBase):
             if found is None:
                 return False
             current = OutboxState(found.state)
-            if to not in OUTBOX_MOVES[current]:
+            if to not in OUTBOX_MOVES[current] or only_from not in (None, current):
                 return False
             if worker is not None and (
                 current is not OutboxState.SENDING or found.lease_owner != worker

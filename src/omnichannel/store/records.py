@@ -247,3 +247,5 @@ class ProviderParts:
     channel: str
     provider_ids: tuple[str, ...]
     status: DeliveryStatus
+    envelope_id: str | None = None
+    """The envelope the parts belong to, when not the one settled (a public signpost)."""

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from omnichannel.errors import StoreSchemaOutdated
 from omnichannel.events import DeliveryStatus, StatusOutcome, StatusTransition, StatusUpdate
 from omnichannel.store._base import utc_now
+from omnichannel.store.batches import BatchQueries
 from omnichannel.store.engine import (
     StoreURL,
     WorkerLock,
@@ -28,7 +29,6 @@ from omnichannel.store.engine import (
     unreachable,
 )
 from omnichannel.store.inbox import InboxQueries, inbox_records
-from omnichannel.store.outbox import OutboxQueries
 from omnichannel.store.records import (
     AppliedStatus,
     InboundEvent,
@@ -38,7 +38,6 @@ from omnichannel.store.records import (
     WindowMark,
 )
 from omnichannel.store.schema import SCHEMA_VERSION, inbox, inbox_handlers
-from omnichannel.store.state import StateQueries
 from omnichannel.store.wakeups import WakeupQueries
 
 __all__ = ["Store"]
@@ -47,7 +46,7 @@ _STATUS_MARK = "@status:"
 """The inbox-handler row that records a status event was applied, with what it did."""
 
 
-class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
+class Store(BatchQueries, InboxQueries, WakeupQueries):
     """The durable store: outbox, inbox, statuses, windows, cursors and timers in one
     database, SQLite or PostgreSQL.
 
@@ -185,12 +184,15 @@ class Store(OutboxQueries, InboxQueries, StateQueries, WakeupQueries):
                 now=now,
                 reason=f"{reason or 'sent'}, answered after the lease expired",
                 receipt=receipt,
+                only_from=OutboxState.UNKNOWN,
             )
             if OutboxState(to) is OutboxState.SENT and worker is not None
             else None
         )
         recording = [
-            self._parts_work(envelope_id, part.channel, part.provider_ids, part.status, now)
+            self._parts_work(
+                part.envelope_id or envelope_id, part.channel, part.provider_ids, part.status, now
+            )
             for part in parts
             if part.provider_ids
         ]

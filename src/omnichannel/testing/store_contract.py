@@ -37,6 +37,7 @@ import pytest
 
 from omnichannel.errors import StoreSchemaOutdated
 from omnichannel.testing.builders import make_envelope
+from omnichannel.testing.store_batches import StoreBatchClauses
 from omnichannel.testing.store_outbox import StoreOutboxClauses
 from omnichannel.testing.store_state import StoreStateClauses
 
@@ -114,7 +115,7 @@ def postgres_database(prefix: str = "omnichannel_test") -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-class StoreContract(StoreOutboxClauses, StoreStateClauses):
+class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
     """Inherited conformance tests for a store engine; see the module docstring."""
 
     pytestmark: ClassVar[Any] = pytest.mark.anyio

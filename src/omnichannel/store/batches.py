@@ -1,0 +1,402 @@
+"""Batched writes for the send path: many sends enqueued, or settled sent, in one transaction.
+
+A router sending at concurrency 32 would otherwise run two transactions per send, one after
+another on SQLite (one writer at a time), each paying SQLAlchemy's statement construction and
+a commit. These write a batch with a few statements whatever its size: prebuilt statements
+run as one ``executemany`` each (SQLAlchemy's "insertmanyvalues" for the inserts), one
+commit. The results are those of the one-row methods (:meth:`enqueue` with ``claim_for``,
+:meth:`settle_send` to ``sent``), item by item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+from omnichannel.envelope import Envelope
+from omnichannel.errors import DuplicateEnvelope
+from omnichannel.store._base import aware
+from omnichannel.store.outbox import OutboxQueries, _history, _record_in
+from omnichannel.store.records import OutboxRecord, OutboxState, ProviderParts
+from omnichannel.store.schema import outbox, outbox_history, provider_messages
+from omnichannel.store.state import StateQueries
+
+__all__ = ["BatchQueries", "ClaimedSend", "SentSend"]
+
+
+@attrs.frozen(kw_only=True)
+class ClaimedSend:
+    """One envelope to enqueue already claimed (:meth:`BatchQueries.enqueue_claimed`)."""
+
+    envelope: Envelope
+    due_at: datetime
+    max_attempts: int
+    chain: str | None = None
+    chain_step: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class SentSend:
+    """One send to settle ``sent`` (:meth:`BatchQueries.settle_sent`)."""
+
+    envelope_id: str
+    reason: str
+    receipt: Mapping[str, Any]
+    parts: Sequence[ProviderParts] = ()
+
+
+_OUTBOX_COLUMNS = [column.name for column in outbox.columns]
+_HISTORY_COLUMNS = ["envelope_id", "at", "from_state", "to_state", "reason", "worker"]
+_PART_COLUMNS = ["channel", "provider_id", "envelope_id", "part_index", "status", "updated_at"]
+
+
+class _Prepared:
+    """A statement compiled once for the store's dialect and run many rows at a time with the
+    columns' own bind processors applied here: on the send path SQLAlchemy's per-row
+    parameter machinery costs more than the database's work. What is written is what Core
+    would write (the same processors: JSON, :class:`~omnichannel.store.schema.UTCDateTime`).
+    ``types`` names the parameters each row gives; the statement's literals keep their values.
+    """
+
+    def __init__(
+        self, statement: Any, dialect: Dialect, types: Mapping[str, sa.types.TypeEngine[Any]]
+    ) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.positional: Sequence[str] | None = compiled.positiontup
+        names = list(self.positional) if self.positional is not None else list(compiled.binds)
+        # (name, processor, True) for a row's value; (name, processed literal, False) else.
+        self.parameters: list[tuple[str, Any, bool]] = []
+        for name in names:
+            if name in types:
+                process = types[name].dialect_impl(dialect).bind_processor(dialect)
+                self.parameters.append((name, process, True))
+            else:
+                bind = compiled.binds[name]
+                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                value = bind.effective_value
+                self.parameters.append((name, process(value) if process else value, False))
+
+    def _values(self, row: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        values = []
+        for name, given, from_row in self.parameters:
+            if from_row:
+                value = row[name]
+                values.append((name, given(value) if given else value))
+            else:
+                values.append((name, given))
+        return values
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Execute for every row (an ``executemany``); the rows changed, -1 when the driver
+        does not say."""
+        parameters: list[Any]
+        if self.positional is not None:
+            parameters = [tuple(value for _, value in self._values(row)) for row in rows]
+        else:
+            parameters = [dict(self._values(row)) for row in rows]
+        rowcount: int = conn.exec_driver_sql(self.sql, parameters).rowcount
+        return rowcount
+
+
+class BatchQueries(OutboxQueries, StateQueries):
+    """The batched send-path writes of :class:`~omnichannel.store.Store`."""
+
+    @cached_property
+    def _prepared(self) -> dict[str, _Prepared]:
+        dialect = self.engine.dialect
+        outbox_types = {column.name: column.type for column in outbox.columns}
+        history_types = {column.name: column.type for column in outbox_history.columns}
+        part_types = {column.name: column.type for column in provider_messages.columns}
+        sent_types = {
+            "b_envelope_id": outbox.c.envelope_id.type,
+            "b_worker": outbox.c.lease_owner.type,
+            "b_receipt": outbox.c.receipt.type,
+            "b_now": outbox.c.updated_at.type,
+        }
+        return {
+            "outbox": _Prepared(
+                self._insert(outbox)
+                .values({name: sa.bindparam(name) for name in _OUTBOX_COLUMNS})
+                .on_conflict_do_nothing(index_elements=[outbox.c.envelope_id]),
+                dialect,
+                outbox_types,
+            ),
+            "history": _Prepared(
+                outbox_history.insert().values(
+                    {name: sa.bindparam(name) for name in _HISTORY_COLUMNS}
+                ),
+                dialect,
+                history_types,
+            ),
+            "sent": _Prepared(
+                sa.update(outbox)
+                .where(
+                    outbox.c.envelope_id == sa.bindparam("b_envelope_id"),
+                    outbox.c.state == OutboxState.SENDING.value,
+                    outbox.c.lease_owner == sa.bindparam("b_worker"),
+                )
+                .values(
+                    state=OutboxState.SENT.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    receipt=sa.bindparam("b_receipt"),
+                    updated_at=sa.bindparam("b_now"),
+                ),
+                dialect,
+                sent_types,
+            ),
+            "parts": _Prepared(
+                self._insert(provider_messages)
+                .values({name: sa.bindparam(name) for name in _PART_COLUMNS})
+                .on_conflict_do_nothing(
+                    index_elements=[provider_messages.c.channel, provider_messages.c.provider_id]
+                ),
+                dialect,
+                part_types,
+            ),
+        }
+
+    async def enqueue_claimed(
+        self, sends: Sequence[ClaimedSend], *, worker: str, lease: timedelta, now: datetime
+    ) -> list[OutboxRecord | DuplicateEnvelope]:
+        """Enqueue every send claimed by ``worker`` for ``lease`` (``sending``, one attempt
+        used, the ``queued`` and ``sending`` history rows), in one transaction. Each result
+        is the new row, or the :class:`DuplicateEnvelope` (not raised) of an envelope id
+        already in the outbox (or twice in ``sends``), which is left as it is."""
+        return await self._write(self._claims_work(sends, worker=worker, lease=lease, now=now))
+
+    def _claims_work(
+        self, sends: Sequence[ClaimedSend], *, worker: str, lease: timedelta, now: datetime
+    ) -> Callable[[Connection], list[OutboxRecord | DuplicateEnvelope]]:
+        now = aware(now, "now")
+        expires = now + lease
+        rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for send in sends:
+            if send.max_attempts < 1:
+                raise ValueError("max_attempts must be at least 1")
+            if send.envelope.id in seen:
+                continue
+            seen.add(send.envelope.id)
+            rows.append(
+                {
+                    "envelope_id": send.envelope.id,
+                    "channel": send.envelope.channel,
+                    "state": OutboxState.SENDING.value,
+                    "envelope": send.envelope.to_dict(),
+                    "attempts": 1,
+                    "max_attempts": send.max_attempts,
+                    "due_at": aware(send.due_at, "due_at"),
+                    "lease_owner": worker,
+                    "lease_expires_at": expires,
+                    "chain": send.chain,
+                    "chain_step": send.chain_step,
+                    "last_error": None,
+                    "receipt": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        prepared = self._prepared
+        ids = [row["envelope_id"] for row in rows]
+        mine = sa.select(outbox.c.envelope_id).where(
+            outbox.c.envelope_id.in_(ids),
+            outbox.c.lease_owner == worker,
+            outbox.c.created_at == now,
+            outbox.c.attempts == 1,
+        )
+
+        def write(conn: Connection) -> list[OutboxRecord | DuplicateEnvelope]:
+            if prepared["outbox"].run(conn, rows) == len(rows):
+                inserted = set(ids)
+            else:  # some were there already: the rows this write made are this claim's
+                inserted = set(conn.execute(mine).scalars())
+            history = []
+            for envelope_id in ids:
+                if envelope_id in inserted:
+                    history.append(_history(envelope_id, now, None, OutboxState.QUEUED, "enqueued"))
+                    history.append(
+                        _history(
+                            envelope_id, now, OutboxState.QUEUED, OutboxState.SENDING, None, worker
+                        )
+                    )
+            if history:
+                prepared["history"].run(conn, history)
+            by_id = {row["envelope_id"]: row for row in rows}
+            results: list[OutboxRecord | DuplicateEnvelope] = []
+            written: set[str] = set()
+            for send in sends:
+                envelope_id = send.envelope.id
+                if envelope_id in inserted and envelope_id not in written:
+                    written.add(envelope_id)
+                    results.append(_claimed_record(by_id[envelope_id], send.envelope))
+                else:
+                    existing = _record_in(conn, envelope_id)
+                    assert existing is not None
+                    results.append(DuplicateEnvelope(existing))
+            return results
+
+        return write
+
+    async def settle_sent(
+        self, sends: Sequence[SentSend], *, worker: str, now: datetime
+    ) -> list[bool]:
+        """Settle every send ``sent`` with its receipt and record its parts' provider ids, in
+        one transaction: as :meth:`settle_send` to ``sent`` does for one (fenced by
+        ``worker``'s lease; a row the sweep settled ``unknown`` meanwhile moves
+        ``unknown -> sent``). Returns, per send, whether its row moved."""
+        return await self._write(self._sent_work(sends, worker=worker, now=now))
+
+    def _sent_work(
+        self, sends: Sequence[SentSend], *, worker: str, now: datetime
+    ) -> Callable[[Connection], list[bool]]:
+        now = aware(now, "now")
+        prepared = self._prepared
+        ids = [send.envelope_id for send in sends]
+        held = sa.select(outbox.c.envelope_id).where(
+            outbox.c.envelope_id.in_(ids),
+            outbox.c.state == OutboxState.SENDING.value,
+            outbox.c.lease_owner == worker,
+        )
+
+        def write(conn: Connection) -> list[bool]:
+            owned_ids = set(conn.execute(self._locking(held)).scalars())
+            owned = [send for send in sends if send.envelope_id in owned_ids]
+            if owned:
+                prepared["sent"].run(
+                    conn,
+                    [
+                        {
+                            "b_envelope_id": send.envelope_id,
+                            "b_worker": worker,
+                            "b_receipt": dict(send.receipt),
+                            "b_now": now,
+                        }
+                        for send in owned
+                    ],
+                )
+                prepared["history"].run(
+                    conn,
+                    [
+                        _history(
+                            s.envelope_id, now, OutboxState.SENDING, OutboxState.SENT, s.reason,
+                            worker,
+                        )
+                        for s in owned
+                    ],
+                )  # fmt: skip
+            moved = {send.envelope_id for send in owned}
+            for send in sends:
+                if send.envelope_id not in moved and self._late_sent(send, now)(conn):
+                    moved.add(send.envelope_id)
+            self._record_parts_batch(conn, sends, now)
+            return [send.envelope_id in moved for send in sends]
+
+        return write
+
+    async def write_sends(
+        self,
+        claims: Sequence[ClaimedSend],
+        sent: Sequence[SentSend],
+        *,
+        worker: str,
+        lease: timedelta,
+        now: datetime,
+    ) -> tuple[list[OutboxRecord | DuplicateEnvelope], list[bool]]:
+        """:meth:`settle_sent` and :meth:`enqueue_claimed` in one transaction (a router's
+        sends starting and ending at the same moment share one commit)."""
+        settling = self._sent_work(sent, worker=worker, now=now) if sent else None
+        claiming = (
+            self._claims_work(claims, worker=worker, lease=lease, now=now) if claims else None
+        )
+
+        def write(conn: Connection) -> tuple[list[OutboxRecord | DuplicateEnvelope], list[bool]]:
+            moved = settling(conn) if settling is not None else []
+            made = claiming(conn) if claiming is not None else []
+            return made, moved
+
+        return await self._write(write)
+
+    def _late_sent(self, send: SentSend, now: datetime) -> Callable[[Connection], bool]:
+        """The move ``unknown -> sent`` of a send the sweep settled before its answer."""
+        return self._transition_work(
+            send.envelope_id,
+            to=OutboxState.SENT,
+            now=now,
+            reason=f"{send.reason}, answered after the lease expired",
+            receipt=send.receipt,
+            only_from=OutboxState.UNKNOWN,
+        )
+
+    def _record_parts_batch(
+        self, conn: Connection, sends: Sequence[SentSend], now: datetime
+    ) -> None:
+        parts = [
+            (part.envelope_id or send.envelope_id, part.channel, index, provider_id, part.status)
+            for send in sends
+            for part in send.parts
+            for index, provider_id in enumerate(part.provider_ids)
+        ]
+        if not parts:
+            return
+        rows = [
+            {
+                "channel": channel,
+                "provider_id": provider_id,
+                "envelope_id": envelope_id,
+                "part_index": index,
+                "status": status.value,
+                "updated_at": now,
+            }
+            for envelope_id, channel, index, provider_id, status in parts
+        ]
+        if self._prepared["parts"].run(conn, rows) == len(rows):
+            return
+        # Some were known already: a status callback came before the send's answer.
+        keys = sa.tuple_(provider_messages.c.channel, provider_messages.c.provider_id)
+        recorded = conn.execute(
+            sa.select(
+                provider_messages.c.channel,
+                provider_messages.c.provider_id,
+                provider_messages.c.envelope_id,
+                provider_messages.c.part_index,
+            ).where(keys.in_([(row["channel"], row["provider_id"]) for row in rows]))
+        )
+        ours = {(envelope_id, index) for envelope_id, _, index, _, _ in parts}
+        as_ours = {
+            (row.channel, row.provider_id)
+            for row in recorded
+            if (row.envelope_id, row.part_index) in ours
+        }
+        for envelope_id, channel, index, provider_id, status in parts:
+            if (channel, provider_id) not in as_ours:
+                self._record_part(conn, envelope_id, channel, index, provider_id, status, now)
+
+
+def _claimed_record(row: Mapping[str, Any], envelope: Envelope) -> OutboxRecord:
+    """The record of a row just written, with the envelope as given (not read back)."""
+    return OutboxRecord(
+        envelope_id=row["envelope_id"],
+        channel=row["channel"],
+        state=OutboxState.SENDING,
+        envelope=envelope,
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        due_at=row["due_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        chain=row["chain"],
+        chain_step=row["chain_step"],
+        provider_ids=(),
+        last_error=None,
+        receipt=None,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

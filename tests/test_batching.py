@@ -1,0 +1,80 @@
+"""Group commit: concurrent submits share a batch; a lone one is written at once; a failed
+batch fails every caller in it and the next batch still runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from omnichannel.durable.batching import Batcher
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_concurrent_items_are_written_in_few_batches_each_getting_its_result() -> None:
+    batches: list[list[int]] = []
+
+    async def write(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        await anyio.lowlevel.checkpoint()  # a write yields, as a database call does
+        return [item * 10 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(write)
+    results: dict[int, int] = {}
+
+    async def submit(item: int) -> None:
+        results[item] = await batcher.submit(item)
+
+    async with anyio.create_task_group() as group:
+        for item in range(20):
+            group.start_soon(submit, item)
+    assert results == {item: item * 10 for item in range(20)}
+    assert sorted(item for batch in batches for item in batch) == list(range(20))
+    assert len(batches) < 20 / 2  # they shared writes
+
+
+async def test_a_lone_item_is_written_at_once_alone() -> None:
+    batches: list[list[str]] = []
+
+    async def write(items: Sequence[str]) -> list[str]:
+        batches.append(list(items))
+        return [item.upper() for item in items]
+
+    batcher: Batcher[str, str] = Batcher(write)
+    assert await batcher.submit("a") == "A"
+    assert await batcher.submit("b") == "B"
+    assert batches == [["a"], ["b"]]
+
+
+async def test_a_failed_batch_fails_its_callers_and_the_next_batch_runs() -> None:
+    first_write = anyio.Event()
+    later_submitted = anyio.Event()
+
+    async def write(items: Sequence[int]) -> list[int]:
+        if not first_write.is_set():
+            first_write.set()
+            await later_submitted.wait()  # the others queue while this batch is written
+            raise RuntimeError("the database went away")
+        return list(items)
+
+    batcher: Batcher[int, int] = Batcher(write)
+    outcomes: dict[int, object] = {}
+
+    async def submit(item: int) -> None:
+        try:
+            outcomes[item] = await batcher.submit(item)
+        except RuntimeError as error:
+            outcomes[item] = str(error)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(submit, 0)
+        await first_write.wait()
+        for item in (1, 2, 3):
+            group.start_soon(submit, item)
+        await anyio.lowlevel.checkpoint()
+        later_submitted.set()
+    assert outcomes == {0: "the database went away", 1: 1, 2: 2, 3: 3}
+    assert await batcher.submit(9) == 9
