@@ -40,12 +40,16 @@ def read_envelopes(lines: IO[str]) -> list[tuple[int, Envelope]]:
             continue
         try:
             data: Any = json.loads(line)
-            if not isinstance(data, dict):
-                raise TypeError("expected a JSON object")
+        except ValueError as error:
+            raise BadLine(number, f"not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise BadLine(
+                number, f"expected a JSON object (an envelope), got {type(data).__name__}"
+            )
+        try:
             envelopes.append((number, Envelope.from_dict(data)))
         except (ValueError, TypeError, KeyError) as error:
-            detail = f"missing field {error}" if isinstance(error, KeyError) else str(error)
-            raise BadLine(number, f"not an envelope: {detail}") from None
+            raise BadLine(number, str(error)) from None
     return envelopes
 
 

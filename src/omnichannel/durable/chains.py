@@ -144,7 +144,9 @@ class Chains:
             f"not {step.until.value if step.until else 'done'} within {within:g}s "
             f"(it is {current.value if current else 'unknown'})"
         )
-        await self.store.supersede(envelope_id, now=self.router.clock(), reason=reason)
+        await self.store.supersede(
+            envelope_id, now=self.router.clock(), reason=reason, worker=self.worker
+        )
         await self._advance(record, f"step {record.chain_step} {reason}")
         await self.store.delete_timer(timer.key, worker=self.worker)
 
