@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,9 @@ from omnichannel.config import load_config
 from omnichannel.plugins import PluginHost
 from omnichannel.router import Router
 from omnichannel.sandbox import SimulatorContext, build_sandbox, simulator_classes
+from omnichannel.store import Store
 from omnichannel.testing.servers import serve_on_loopback
-from omnichannel.testing.store_contract import postgres_database
+from omnichannel.testing.store_contract import Clock, empty_store, postgres_database
 from omnichannel.web import WebhookApp
 
 TWILIO_PLUGINS = "twilio"
@@ -186,3 +187,29 @@ def postgres_url() -> Iterator[str]:
     """
     with postgres_database() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each durable-path test twice: on a SQLite file and on the test PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'omnichannel.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock that moves only when a test moves it (the router's and the store's)."""
+    return Clock()
+
+
+@pytest.fixture
+async def store(store_url: str, clock: Clock) -> AsyncIterator[Store]:
+    """The store at ``store_url``, its schema created, its tables emptied."""
+    opened = await Store.open(store_url, clock=clock, create=True)
+    await empty_store(opened)
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -4,9 +4,7 @@ ambiguous outcome; every step a row of its own, every move in the history."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,7 @@ from omnichannel.errors import InvalidRecipient
 from omnichannel.plugin import Capabilities
 from omnichannel.store import OutboxState, Store
 from omnichannel.testing import FakeAdapter, make_envelope
-from omnichannel.testing.store_contract import Clock, empty_store
+from omnichannel.testing.store_contract import Clock
 from omnichannel.worker import Worker
 
 pytestmark = pytest.mark.anyio
@@ -35,29 +33,6 @@ MESSAGING = Capabilities(
     address_kind="phone", statuses={"accepted", "sent", "delivered", "read", "failed"}
 )
 CALLS = Capabilities(address_kind="phone", statuses={"initiated", "completed", "failed"})
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'omnichannel.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(store_url: str, clock: Clock) -> AsyncIterator[Store]:
-    opened = await Store.open(store_url, clock=clock, create=True)
-    await empty_store(opened)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 class Channels:

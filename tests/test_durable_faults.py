@@ -5,9 +5,7 @@ say (and reaching the "provider" as often as they allow)."""
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +17,7 @@ from omnichannel.plugin import AdapterContext, build_settings
 from omnichannel.store import OutboxState, Store
 from omnichannel.testing import make_envelope
 from omnichannel.testing.standin import NO_ANSWER, RESET_AFTER_REQUEST, Reply, ScriptedServer
-from omnichannel.testing.store_contract import Clock, empty_store
+from omnichannel.testing.store_contract import Clock
 from omnichannel.transports import AiohttpTransport
 
 pytestmark = pytest.mark.anyio
@@ -48,29 +46,6 @@ class Sleeps:
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'omnichannel.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(store_url: str, clock: Clock) -> AsyncIterator[Store]:
-    opened = await Store.open(store_url, clock=clock, create=True)
-    await empty_store(opened)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def _router(store: Store, clock: Clock, base_url: str, sleeps: Sleeps) -> Router:

@@ -3,9 +3,7 @@ often it comes, handled with retries that never lose a status; windows every pro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,7 +21,7 @@ from omnichannel.durable import StorePolicy
 from omnichannel.plugin import Capabilities, InteractiveRules
 from omnichannel.store import InboxState, Store
 from omnichannel.testing import FakeAdapter, make_envelope
-from omnichannel.testing.store_contract import Clock, empty_store
+from omnichannel.testing.store_contract import Clock
 from omnichannel.worker import Worker
 
 pytestmark = pytest.mark.anyio
@@ -36,29 +34,6 @@ WINDOWED = Capabilities(
     statuses={"accepted", "sent", "delivered", "read", "failed"},
 )
 URL = "https://hooks.example.test/webhooks/whatsapp"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'omnichannel.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(store_url: str, clock: Clock) -> AsyncIterator[Store]:
-    opened = await Store.open(store_url, clock=clock, create=True)
-    await empty_store(opened)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def _whatsapp() -> FakeAdapter:

@@ -3,9 +3,7 @@ retried only where that is safe; on a real SQLite file and a real PostgreSQL dat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +23,7 @@ from omnichannel.errors import ConfigurationError, InvalidRecipient, RateLimited
 from omnichannel.plugin import Capabilities, SentMessage
 from omnichannel.store import OutboxState, Store
 from omnichannel.testing import FakeAdapter, make_envelope
-from omnichannel.testing.store_contract import Clock, empty_store
+from omnichannel.testing.store_contract import Clock
 from omnichannel.worker import Worker
 
 pytestmark = pytest.mark.anyio
@@ -37,29 +35,6 @@ PHONE = Capabilities(
     reconcile=True,
 )
 CUSTOMER = "+14155550199"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'omnichannel.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def store(store_url: str, clock: Clock) -> AsyncIterator[Store]:
-    opened = await Store.open(store_url, clock=clock, create=True)
-    await empty_store(opened)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def _router(store: Store, clock: Clock, *adapters: Any, **options: Any) -> Router:

@@ -8,15 +8,17 @@ is a SQLite file next to the configuration (``./omnichannel.db`` without one).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import click
 
 from omnichannel.cli import EXIT_USAGE, report_error
+from omnichannel.cli._shared import print_json
+from omnichannel.cli._tables import Column, one_of, render_table
 from omnichannel.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ __all__ = [
     "json_time",
     "limit_option",
     "operator_store",
+    "print_listing",
     "run_operation",
     "store_class",
     "store_url",
@@ -108,3 +111,26 @@ def run_operation(work: Callable[[], Awaitable[T]]) -> T:
     except Refused as refusal:
         report_error(str(refusal), refusal.reason, EXIT_USAGE)
         raise SystemExit(EXIT_USAGE) from None
+
+
+def print_listing(
+    records: Sequence[T],
+    *,
+    as_json: bool,
+    to_json: Callable[[T], dict[str, Any]],
+    columns: Sequence[Column],
+    row: Callable[[T, datetime], list[str]],
+    states: Sequence[str],
+    nothing: str,
+) -> None:
+    """Print ``list`` output: a JSON array, a table, or ``nothing`` (``"No envelopes{among}
+    in the outbox."``, ``{among}`` naming the ``--state`` filters) when there are no rows."""
+    if as_json:
+        print_json([to_json(record) for record in records])
+        return
+    if not records:
+        among = f" in state {one_of(sorted({state.lower() for state in states}))}" if states else ""
+        click.echo(nothing.format(among=among))
+        return
+    now = datetime.now(UTC)
+    click.echo(render_table(columns, [row(record, now) for record in records]))

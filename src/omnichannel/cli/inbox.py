@@ -21,6 +21,7 @@ from omnichannel.cli._store_access import (
     json_time,
     limit_option,
     operator_store,
+    print_listing,
     run_operation,
     store_url,
     url_option,
@@ -31,7 +32,6 @@ from omnichannel.cli._tables import (
     error_summary,
     iso_time,
     one_of,
-    render_table,
     shortened,
     when,
 )
@@ -98,16 +98,15 @@ def list_events(
         async with operator_store(target) as store:
             return await store.list_inbox(states=wanted, limit=limit)
 
-    records = run_operation(run)
-    if as_json:
-        print_json([record_json(record) for record in records])
-        return
-    if not records:
-        among = f" in state {one_of(sorted({state.lower() for state in states}))}" if states else ""
-        click.echo(f"No events{among} in the inbox.")
-        return
-    now = datetime.now(UTC)
-    click.echo(render_table(_LIST_COLUMNS, [_list_row(record, now) for record in records]))
+    print_listing(
+        run_operation(run),
+        as_json=as_json,
+        to_json=record_json,
+        columns=_LIST_COLUMNS,
+        row=_list_row,
+        states=states,
+        nothing="No events{among} in the inbox.",
+    )
 
 
 @inbox_group.command()

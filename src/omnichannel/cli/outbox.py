@@ -20,6 +20,7 @@ from omnichannel.cli._store_access import (
     json_time,
     limit_option,
     operator_store,
+    print_listing,
     run_operation,
     store_url,
     url_option,
@@ -132,16 +133,15 @@ def list_rows(
         async with operator_store(target) as store:
             return await store.list_outbox(states=wanted, limit=limit)
 
-    records = run_operation(run)
-    if as_json:
-        print_json([record_json(record) for record in records])
-        return
-    if not records:
-        among = f" in state {one_of(sorted({state.lower() for state in states}))}" if states else ""
-        click.echo(f"No envelopes{among} in the outbox.")
-        return
-    now = datetime.now(UTC)
-    click.echo(render_table(_LIST_COLUMNS, [_list_row(record, now) for record in records]))
+    print_listing(
+        run_operation(run),
+        as_json=as_json,
+        to_json=record_json,
+        columns=_LIST_COLUMNS,
+        row=_list_row,
+        states=states,
+        nothing="No envelopes{among} in the outbox.",
+    )
 
 
 @outbox_group.command()
