@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from omnichannel.cli._output import warn
 from omnichannel.cli._shared import INSTALL_HINT, config_option, json_option, load, print_json
+
+if TYPE_CHECKING:
+    from omnichannel.capabilities import Capabilities
 
 
 @click.command()
@@ -62,5 +67,46 @@ def channels(config_path: str | None, as_json: bool, as_markdown: bool) -> None:
             f"{'':<16} address={caps.address_kind.value} max_text={caps.max_text_length} "
             f"statuses={statuses}"
         )
+        features = describe_features(caps)
+        if features:
+            click.echo(f"{'':<16} {' '.join(features)}")
     for failure in failures:
         click.echo(f"FAILED  {failure}")
+
+
+def describe_features(caps: Capabilities) -> list[str]:
+    """What a channel carries beyond text, in a word each (``window=24h``, ``templates``,
+    ``buttons<=3``, ``lists<=10-rows``, ``media=links+uploads``, ``public``, ``poll``...),
+    for the human listing of ``omni channels``."""
+    found: list[str] = []
+    if caps.session_window is not None:
+        seconds = int(caps.session_window.total_seconds())
+        found.append(f"window={seconds // 3600}h" if seconds % 3600 == 0 else f"window={seconds}s")
+    if caps.templates is not None:
+        found.append("templates")
+    if caps.interactive is not None:
+        if caps.interactive.buttons:
+            found.append(f"buttons<={caps.interactive.max_buttons}")
+        if caps.interactive.lists:
+            found.append(f"lists<={caps.interactive.max_rows}-rows")
+    if caps.media is not None:
+        ways = [
+            name
+            for name, on in (("links", caps.media.links), ("uploads", caps.media.uploads))
+            if on
+        ]
+        found.append(f"media={'+'.join(ways) or 'none'}")
+    if caps.subject:
+        found.append("subject")
+    if caps.threading:
+        found.append("threads")
+    if caps.public_posting:
+        found.append("public")
+    if caps.calls:
+        found.append("calls")
+    if caps.reconcile:
+        found.append("reconcile")
+    modes = sorted(mode.value for mode in caps.inbound)
+    if modes != ["webhook"]:
+        found.append(f"inbound={'+'.join(modes) or 'none'}")
+    return found
