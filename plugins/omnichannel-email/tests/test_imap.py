@@ -162,3 +162,33 @@ async def test_a_poll_without_an_imap_host_finds_nothing() -> None:
     result = await SmtpEmailAdapter(settings, AdapterContext()).poll(None)
     assert result.messages == ()
     assert result.next_poll_seconds == settings.poll_interval
+
+
+async def test_with_the_durable_store_a_restarted_listener_finds_each_message_once(
+    dovecot: Any, tmp_path: Any
+) -> None:
+    from omnichannel.store import Store
+
+    url = f"sqlite:///{tmp_path / 'omnichannel.db'}"
+    seen: list[str] = []
+
+    async def run_listener() -> None:
+        # A process's life: open the store, poll twice, close everything.
+        adapter = make_adapter(dovecot)
+        async with await Store.open(url, create=True) as store:
+            router = Router([adapter], host=PluginHost(), store=store)
+            router.on_message(lambda message: seen.append(message.content.text), inline=True)
+            poller = Poller(router, cursors=store.cursors)
+            await poller.poll_once("email")
+            await poller.poll_once("email")
+        await adapter.aclose()
+
+    append(dovecot, "first")
+    await run_listener()
+    append(dovecot, "second")
+    await run_listener()
+    assert seen == ["first", "second"]
+    async with await Store.open(url, worker=False) as store:
+        events = await store.list_inbox()
+        assert sorted(event.kind for event in events) == ["message", "message"]
+        assert all(event.state.value == "done" for event in events)
