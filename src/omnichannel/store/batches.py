@@ -83,24 +83,36 @@ class _Prepared:
                 value = bind.effective_value
                 self.parameters.append((name, process(value) if process else value, False))
 
-    def _values(self, row: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    def _values(
+        self, row: Mapping[str, Any], times: dict[tuple[Any, datetime], Any]
+    ) -> list[tuple[str, Any]]:
         values = []
         for name, given, from_row in self.parameters:
-            if from_row:
-                value = row[name]
-                values.append((name, given(value) if given else value))
-            else:
+            if not from_row:
                 values.append((name, given))
+                continue
+            value = row[name]
+            if given is None:
+                values.append((name, value))
+            elif isinstance(value, datetime):
+                # A batch's rows share a handful of instants (now, now + lease): convert once.
+                key = (given, value)
+                if key not in times:
+                    times[key] = given(value)
+                values.append((name, times[key]))
+            else:
+                values.append((name, given(value)))
         return values
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Execute for every row (an ``executemany``); the rows changed, -1 when the driver
         does not say."""
         parameters: list[Any]
+        times: dict[tuple[Any, datetime], Any] = {}
         if self.positional is not None:
-            parameters = [tuple(value for _, value in self._values(row)) for row in rows]
+            parameters = [tuple(value for _, value in self._values(row, times)) for row in rows]
         else:
-            parameters = [dict(self._values(row)) for row in rows]
+            parameters = [dict(self._values(row, times)) for row in rows]
         rowcount: int = conn.exec_driver_sql(self.sql, parameters).rowcount
         return rowcount
 
