@@ -245,7 +245,8 @@ def inbox_records(conn: Connection, rows: Sequence[Row[Any]]) -> list[InboxRecor
         inbox_handlers.c.inbox_id.in_([row.id for row in rows])
     )
     for entry in conn.execute(handlers):
-        done.setdefault(entry.inbox_id, set()).add(entry.handler)
+        if not entry.handler.startswith("@"):  # the store's own marks (a status applied)
+            done.setdefault(entry.inbox_id, set()).add(entry.handler)
     return [
         InboxRecord(
             id=row.id,

@@ -200,7 +200,8 @@ class InboxRecord:
     state: InboxState = attrs.field(converter=InboxState)
     attempts: int
     handlers_done: frozenset[str]
-    """The handlers that completed for this event (a retry runs only the others)."""
+    """The handlers that completed for this event (a retry runs only the others); names
+    starting with ``@`` are the store's own and are not listed."""
     due_at: datetime
     lease_owner: str | None
     lease_expires_at: datetime | None
