@@ -86,7 +86,7 @@ async def _measure(
 
 
 def _sms_entry() -> tuple[Any, Any] | None:
-    if not importlib.util.find_spec("omnichannel_sms"):
+    if not importlib.util.find_spec("omnichannel_twilio"):
         return None
     from omnichannel.sandbox import simulator_classes
 
@@ -132,7 +132,7 @@ async def bare_aiohttp(url: str, warmup: int, count: int, concurrency: int) -> N
 async def webhooks(warmup: int, count: int) -> None:
     found = _sms_entry()
     if found is None:
-        print("  (webhooks: install omnichannel-sms)")
+        print("  (webhooks: install omnichannel-twilio)")
         return
     entry, simulator = found
     values = simulator.sample_settings("http://127.0.0.1:1/unused")

@@ -19,9 +19,16 @@ import attrs
 
 from omnichannel.dispatch import HandlerFailed
 from omnichannel.durable import INBOX_TOPIC, StorePolicy, message_key, status_key
+from omnichannel.durable.batching import Batcher
 from omnichannel.envelope import Envelope
 from omnichannel.events import FailureReason, StatusOutcome, StatusUpdate
-from omnichannel.store.records import InboundEvent, InboxRecord, InboxState, WindowMark
+from omnichannel.store.records import (
+    InboundEvent,
+    InboxFinish,
+    InboxRecord,
+    InboxState,
+    WindowMark,
+)
 
 if TYPE_CHECKING:
     from omnichannel.durable.chains import Chains
@@ -35,6 +42,14 @@ logger = logging.getLogger("omnichannel.inbox")
 MESSAGE: str = "message"
 STATUS: str = "status"
 _HANDED_ON = frozenset({StatusOutcome.APPLIED, StatusOutcome.LATE_SUCCESS})
+
+
+@attrs.frozen
+class _Arrival:
+    """One webhook's (or poll's) events and the windows they open."""
+
+    events: tuple[InboundEvent, ...]
+    windows: tuple[WindowMark, ...]
 
 
 def _name(index: int, handler: Callable[..., Any]) -> str:
@@ -64,6 +79,35 @@ class DurableInbound:
         self.chains = chains
         self.handle_inline = handle_inline
         self._rand = rand
+        # Concurrent webhooks share their writes: one transaction per batch of arrivals, and
+        # one per batch of events settled after their handlers.
+        self._arrivals: Batcher[_Arrival, list[InboxRecord]] = Batcher(self._write_arrivals)
+        self._finishes: Batcher[InboxFinish, bool] = Batcher(self._write_finishes)
+
+    async def _write_arrivals(self, arrivals: Sequence[_Arrival]) -> list[list[InboxRecord]]:
+        inline = self.handle_inline
+        written = await self.store.record_inbound_events(
+            [event for arrival in arrivals for event in arrival.events],
+            received_at=self.router.clock(),
+            windows=[mark for arrival in arrivals for mark in arrival.windows],
+            claim_for=self.worker if inline else None,
+            lease=self.policy.lease if inline else None,
+        )
+        by_key = {record.dedupe_key: record for record in written}
+        results: list[list[InboxRecord]] = []
+        for arrival in arrivals:
+            # A key written once belongs to the first arrival carrying it; later copies in
+            # the same batch are duplicates, as copies in later batches are.
+            mine = [
+                by_key.pop(event.dedupe_key)
+                for event in arrival.events
+                if event.dedupe_key in by_key
+            ]
+            results.append(mine)
+        return results
+
+    async def _write_finishes(self, finishes: Sequence[InboxFinish]) -> list[bool]:
+        return await self.store.finish_inbox(finishes, worker=self.worker, now=self.router.clock())
 
     async def receive(
         self, messages: Sequence[Envelope], statuses: Sequence[StatusUpdate]
@@ -103,12 +147,8 @@ class DurableInbound:
         if not events:
             return []
         inline = self.handle_inline
-        written = await self.store.record_inbound_events(
-            events,
-            received_at=self.router.clock(),
-            windows=windows,
-            claim_for=self.worker if inline else None,
-            lease=self.policy.lease if inline else None,
+        written = await self._arrivals.submit(
+            _Arrival(events=tuple(events), windows=tuple(windows))
         )
         if len(written) < len(events):
             logger.debug("dropped %d duplicate inbound event(s)", len(events) - len(written))
@@ -126,24 +166,29 @@ class DurableInbound:
         """Run a claimed event's handlers (the ones not yet completed) and settle it: done,
         pending again after a backoff, or dead. ``original`` is the parsed event when this
         process received it (with its ``raw``). Returns whether it is done."""
+        completed: list[str] = []
         try:
             if record.kind == MESSAGE:
                 message = original if isinstance(original, Envelope) else None
-                await self._message(record, message or Envelope.from_dict(record.payload))
+                envelope = message or Envelope.from_dict(record.payload)
+                await self._message(record, envelope, completed)
             elif record.kind == STATUS:
                 update = original if isinstance(original, StatusUpdate) else None
-                await self._status(record, update or StatusUpdate.from_dict(record.payload))
+                status = update or StatusUpdate.from_dict(record.payload)
+                await self._status(record, status, completed)
             else:
                 raise HandlerFailed(f"unknown inbox event kind {record.kind!r}")
         except Exception as error:
-            await self._failed(record, error)
+            await self._failed(record, error, tuple(completed))
             return False
-        await self.store.settle_inbox(
-            record.id, to=InboxState.DONE, now=self.router.clock(), worker=self.worker
+        await self._finishes.submit(
+            InboxFinish(inbox_id=record.id, handlers=tuple(completed), to=InboxState.DONE)
         )
         return True
 
-    async def _failed(self, record: InboxRecord, error: Exception) -> None:
+    async def _failed(
+        self, record: InboxRecord, error: Exception, completed: tuple[str, ...]
+    ) -> None:
         now = self.router.clock()
         if isinstance(error, HandlerFailed):
             text = f"handler {error.handler} failed: {error.why}" if error.why else str(error)
@@ -151,8 +196,8 @@ class DurableInbound:
             text = f"{type(error).__name__}: {error}"
             logger.exception("handling inbox event %d failed", record.id)
         if record.attempts >= self.policy.handler_attempts:
-            await self.store.settle_inbox(
-                record.id, to=InboxState.DEAD, now=now, error=text, worker=self.worker
+            await self._finishes.submit(
+                InboxFinish(inbox_id=record.id, handlers=completed, to=InboxState.DEAD, error=text)
             )
             logger.error(
                 "inbox event %d (%s) is dead after %d attempts: %s; `omni inbox retry %d` "
@@ -165,24 +210,33 @@ class DurableInbound:
             )
             return
         due = now + self.policy.handler_delay(record.attempts, self._rand())
-        await self.store.settle_inbox(
-            record.id, to=InboxState.PENDING, now=now, due_at=due, error=text, worker=self.worker
+        await self._finishes.submit(
+            InboxFinish(
+                inbox_id=record.id,
+                handlers=completed,
+                to=InboxState.PENDING,
+                due_at=due,
+                error=text,
+            )
         )
 
-    async def _message(self, record: InboxRecord, message: Envelope) -> None:
+    async def _message(self, record: InboxRecord, message: Envelope, completed: list[str]) -> None:
         envelope = self.router.dispatcher.first_sight(message, record_window=False)
         if envelope is None:
             return
-        await self._run_handlers(record, self.router.dispatcher.message_handlers, envelope)
+        handlers = self.router.dispatcher.message_handlers
+        await self._run_handlers(record, handlers, envelope, completed)
 
-    async def _status(self, record: InboxRecord, update: StatusUpdate) -> None:
+    async def _status(
+        self, record: InboxRecord, update: StatusUpdate, completed: list[str]
+    ) -> None:
         applied = await self.store.apply_status_once(update, inbox_id=record.id)
         if applied.outcome not in _HANDED_ON:
             return
         if applied.envelope_id is not None and update.envelope_id is None:
             update = attrs.evolve(update, envelope_id=applied.envelope_id)
         self.router.host.status_received(update)
-        await self._run_handlers(record, self.router.dispatcher.status_handlers, update)
+        await self._run_handlers(record, self.router.dispatcher.status_handlers, update, completed)
         await self.chains.status(update, applied.envelope_id)
         if update.status.is_failure and update.reason is FailureReason.OUTSIDE_WINDOW:
             await self.router.outside_window_failure(update)
@@ -192,7 +246,10 @@ class DurableInbound:
         record: InboxRecord,
         handlers: Sequence[tuple[Callable[[Any], Any], bool]],
         item: object,
+        completed: list[str],
     ) -> None:
+        """Run the handlers not yet done for ``record``, adding each that completes to
+        ``completed`` (recorded when the event is settled)."""
         failed: HandlerFailed | None = None
         for index, (handler, inline) in enumerate(handlers):
             name = _name(index, handler)
@@ -203,6 +260,6 @@ class DurableInbound:
             except HandlerFailed as error:
                 failed = failed or error
                 continue
-            await self.store.handler_done(record.id, name)
+            completed.append(name)
         if failed is not None:
             raise failed

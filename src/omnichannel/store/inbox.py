@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,14 +17,46 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnichannel.store._base import StoreBase, aware
-from omnichannel.store.records import INBOX_MOVES, InboxRecord, InboxState
+from omnichannel.store.records import INBOX_MOVES, InboxFinish, InboxRecord, InboxState
 from omnichannel.store.schema import inbox, inbox_handlers
 
 __all__ = ["InboxQueries"]
 
 
+_INSERT_COLUMNS = (
+    "dedupe_key", "kind", "channel", "payload", "state", "attempts", "due_at", "lease_owner",
+    "lease_expires_at", "received_at", "updated_at",
+)  # fmt: skip
+
+
 class InboxQueries(StoreBase):
     """The inbox part of :class:`~omnichannel.store.Store`."""
+
+    @cached_property
+    def _inbox_statements(self) -> dict[str, Any]:
+        """The webhook path's statements, built once with bind parameters (building one per
+        call cost more than running it)."""
+        return {
+            "insert": self._insert(inbox)
+            .values({name: sa.bindparam(name) for name in _INSERT_COLUMNS})
+            .on_conflict_do_nothing(index_elements=[inbox.c.dedupe_key])
+            .returning(inbox.c.id),
+            "handlers": self._insert(inbox_handlers).on_conflict_do_nothing(
+                index_elements=[inbox_handlers.c.inbox_id, inbox_handlers.c.handler]
+            ),
+            "done": sa.update(inbox)
+            .where(
+                inbox.c.id == sa.bindparam("b_id"),
+                inbox.c.state == InboxState.HANDLING.value,
+                inbox.c.lease_owner == sa.bindparam("b_worker"),
+            )
+            .values(
+                state=InboxState.DONE.value,
+                updated_at=sa.bindparam("b_now"),
+                lease_owner=None,
+                lease_expires_at=None,
+            ),
+        }
 
     async def record_inbound(
         self,
@@ -61,27 +94,23 @@ class InboxQueries(StoreBase):
         duplicate); ``claim_for`` writes it ``handling`` under that worker's lease."""
         received_at = aware(received_at, "received_at")
         claimed = claim_for is not None and lease is not None
-        statement = (
-            self._insert(inbox)
-            .values(
-                dedupe_key=dedupe_key,
-                kind=kind,
-                channel=channel,
-                payload=dict(payload),
-                state=(InboxState.HANDLING if claimed else InboxState.PENDING).value,
-                attempts=1 if claimed else 0,
-                due_at=received_at,
-                lease_owner=claim_for if claimed else None,
-                lease_expires_at=received_at + lease if lease is not None else None,
-                received_at=received_at,
-                updated_at=received_at,
-            )
-            .on_conflict_do_nothing(index_elements=[inbox.c.dedupe_key])
-            .returning(inbox.c.id)
-        )
+        values = {
+            "dedupe_key": dedupe_key,
+            "kind": kind,
+            "channel": channel,
+            "payload": dict(payload),
+            "state": (InboxState.HANDLING if claimed else InboxState.PENDING).value,
+            "attempts": 1 if claimed else 0,
+            "due_at": received_at,
+            "lease_owner": claim_for if claimed else None,
+            "lease_expires_at": received_at + lease if lease is not None else None,
+            "received_at": received_at,
+            "updated_at": received_at,
+        }
+        statement = self._inbox_statements["insert"]
 
         def write(conn: Connection) -> int | None:
-            found: int | None = conn.execute(statement).scalar()
+            found: int | None = conn.execute(statement, values).scalar()
             return found
 
         return write
@@ -151,6 +180,22 @@ class InboxQueries(StoreBase):
         ``dead`` (``omni inbox retry``) it starts over with no attempts used. ``error`` is
         kept as the last error.
         """
+        work = self._settle_work(
+            inbox_id, to=to, now=now, due_at=due_at, error=error, worker=worker
+        )
+        return await self._write(work, connection)
+
+    def _settle_work(
+        self,
+        inbox_id: int,
+        *,
+        to: InboxState,
+        now: datetime,
+        due_at: datetime | None = None,
+        error: str | None = None,
+        worker: str | None = None,
+    ) -> Callable[[Connection], bool]:
+        """:meth:`settle_inbox` as a unit of work, to combine in one write."""
         to = InboxState(to)
         if to is InboxState.HANDLING:
             raise ValueError("events move to handling only through claim_inbox, with a lease")
@@ -186,7 +231,49 @@ class InboxQueries(StoreBase):
             conn.execute(sa.update(inbox).where(inbox.c.id == inbox_id).values(values))
             return True
 
-        return await self._write(write, connection)
+        return write
+
+    async def finish_inbox(
+        self, finishes: Sequence[InboxFinish], *, worker: str, now: datetime
+    ) -> list[bool]:
+        """For each event: record the handlers that completed this time and settle it (done,
+        pending again, dead) under ``worker``'s lease, all in one transaction. Returns, per
+        event, whether it moved."""
+        now = aware(now, "now")
+        done_rows = [
+            {"inbox_id": finish.inbox_id, "handler": handler, "done_at": now}
+            for finish in finishes
+            for handler in finish.handlers
+        ]
+        statements = self._inbox_statements
+        done = statements["done"]
+        settles = [
+            None
+            if finish.to is InboxState.DONE
+            else self._settle_work(
+                finish.inbox_id,
+                to=finish.to,
+                now=now,
+                due_at=finish.due_at,
+                error=finish.error,
+                worker=worker,
+            )
+            for finish in finishes
+        ]
+
+        def write(conn: Connection) -> list[bool]:
+            if done_rows:
+                conn.execute(statements["handlers"], done_rows)
+            moved = []
+            for finish, settle in zip(finishes, settles, strict=True):
+                if settle is None:  # handling -> done, under this worker's lease: one UPDATE
+                    params = {"b_id": finish.inbox_id, "b_worker": worker, "b_now": now}
+                    moved.append(conn.execute(done, params).rowcount == 1)
+                else:
+                    moved.append(settle(conn))
+            return moved
+
+        return await self._write(write)
 
     async def expire_inbox_leases(self, *, now: datetime) -> int:
         """Put events still ``handling`` after their lease expired back to ``pending``, due

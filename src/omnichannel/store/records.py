@@ -24,6 +24,7 @@ __all__ = [
     "AppliedStatus",
     "HistoryEntry",
     "InboundEvent",
+    "InboxFinish",
     "InboxRecord",
     "InboxState",
     "OutboxRecord",
@@ -250,3 +251,15 @@ class ProviderParts:
     status: DeliveryStatus
     envelope_id: str | None = None
     """The envelope the parts belong to, when not the one settled (a public signpost)."""
+
+
+@attrs.frozen(kw_only=True)
+class InboxFinish:
+    """How one handling of an inbox event ended (:meth:`Store.finish_inbox`)."""
+
+    inbox_id: int
+    handlers: tuple[str, ...]
+    """The handlers that completed this time."""
+    to: InboxState = attrs.field(converter=InboxState)
+    due_at: datetime | None = None
+    error: str | None = None

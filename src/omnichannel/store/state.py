@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -297,11 +298,25 @@ class StateQueries(StoreBase):
         self, channel: str, business: str | None, customer: str, at: datetime
     ) -> Callable[[Connection], None]:
         """:meth:`record_window` as a unit of work, to combine in one write."""
+        statement = self._window_upsert
+        values = {
+            "channel": channel,
+            "business": NO_BUSINESS if business is None else business,
+            "customer": customer,
+            "last_inbound_at": aware(at, "at"),
+        }
+
+        def write(conn: Connection) -> None:
+            conn.execute(statement, values)
+
+        return write
+
+    @cached_property
+    def _window_upsert(self) -> Any:
+        """The window upsert, built once: the latest time is kept, whatever the order."""
         statement = self._insert(windows).values(
-            channel=channel,
-            business=NO_BUSINESS if business is None else business,
-            customer=customer,
-            last_inbound_at=aware(at, "at"),
+            {name: sa.bindparam(name) for name in ("channel", "business", "customer")}
+            | {"last_inbound_at": sa.bindparam("last_inbound_at")}
         )
         later = sa.case(
             (
@@ -310,15 +325,10 @@ class StateQueries(StoreBase):
             ),
             else_=windows.c.last_inbound_at,
         )
-        statement = statement.on_conflict_do_update(
+        return statement.on_conflict_do_update(
             index_elements=[windows.c.channel, windows.c.business, windows.c.customer],
             set_={"last_inbound_at": later},
         )
-
-        def write(conn: Connection) -> None:
-            conn.execute(statement)
-
-        return write
 
     async def last_inbound(
         self, channel: str, business: str | None, customer: str

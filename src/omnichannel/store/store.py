@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from omnichannel.errors import StoreSchemaOutdated
 from omnichannel.events import DeliveryStatus, StatusOutcome, StatusTransition, StatusUpdate
-from omnichannel.store._base import utc_now
+from omnichannel.store._base import aware, utc_now
 from omnichannel.store.batches import BatchQueries
 from omnichannel.store.engine import (
     StoreURL,
@@ -28,16 +28,17 @@ from omnichannel.store.engine import (
     run_upgrade,
     unreachable,
 )
-from omnichannel.store.inbox import InboxQueries, inbox_records
+from omnichannel.store.inbox import InboxQueries
 from omnichannel.store.records import (
     AppliedStatus,
     InboundEvent,
     InboxRecord,
+    InboxState,
     OutboxState,
     ProviderParts,
     WindowMark,
 )
-from omnichannel.store.schema import SCHEMA_VERSION, inbox, inbox_handlers
+from omnichannel.store.schema import SCHEMA_VERSION, inbox_handlers
 from omnichannel.store.wakeups import WakeupQueries
 
 __all__ = ["Store"]
@@ -240,15 +241,33 @@ class Store(BatchQueries, InboxQueries, WakeupQueries):
             for mark in windows
         ]
 
+        claimed = claim_for is not None and lease is not None
+        received_at = aware(received_at, "received_at")
+
         def write(conn: Connection) -> list[InboxRecord]:
-            written = [found for work in works if (found := work(conn)) is not None]
+            written = [(event, work(conn)) for event, work in zip(events, works, strict=True)]
             for mark in marks:
                 mark(conn)
-            if not written:
-                return []
-            rows = conn.execute(sa.select(inbox).where(inbox.c.id.in_(written))).all()
-            by_id = {record.id: record for record in inbox_records(conn, rows)}
-            return [by_id[found] for found in written]
+            # Built from what was written, not read back: a new event has no handlers done.
+            return [
+                InboxRecord(
+                    id=found,
+                    dedupe_key=event.dedupe_key,
+                    kind=event.kind,
+                    channel=event.channel,
+                    payload=event.payload,
+                    state=InboxState.HANDLING if claimed else InboxState.PENDING,
+                    attempts=1 if claimed else 0,
+                    handlers_done=frozenset(),
+                    due_at=received_at,
+                    lease_owner=claim_for if claimed else None,
+                    lease_expires_at=received_at + lease if lease is not None else None,
+                    last_error=None,
+                    received_at=received_at,
+                )
+                for event, found in written
+                if found is not None
+            ]
 
         return await self._write(write)
 
