@@ -51,6 +51,10 @@ PROVIDER_WORDS = re.compile(
     r"|\bmeta\b|whatsapp|\bgraph\b|\bsmtp\b|\bimap\b|x\.com|sendgrid|mailgun|postmark",
     re.IGNORECASE,
 )
+ROUTER_MODULES = (
+    "sending", "window_rules", "signposts", "preview", "channel_moves", "receiving",
+    "scheduling", "assembly", "worker",
+)  # fmt: skip
 # module -> modules of the package it must never import (dependencies point inward)
 FORBIDDEN_IMPORTS = {
     "envelope": {"router", "plugins", "adapter", "cli", "web", "sandbox", "capabilities"},
@@ -64,6 +68,12 @@ FORBIDDEN_IMPORTS = {
     "serving": {"router", "plugins", "adapter", "cli", "sandbox"},
     "forwarding": {"router", "plugins", "adapter", "cli", "web", "sandbox", "config"},
     "media_urls": {"router", "plugins", "adapter", "cli", "web", "sandbox", "config"},
+    "addresses": {"router", "plugins", "adapter", "cli", "web", "sandbox", "envelope"},
+    "inbound": {"router", "plugins", "adapter", "cli", "web", "sandbox", "http"},
+    "provider_requests": {"router", "plugins", "adapter", "cli", "web", "sandbox", "http"},
+    "http": {"router", "plugins", "adapter", "cli", "web", "sandbox"},
+    # The router's own modules: below the processes, never reaching out to them.
+    **{module: {"cli", "web", "sandbox", "serving"} for module in ROUTER_MODULES},
 }
 
 
