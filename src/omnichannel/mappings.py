@@ -56,7 +56,19 @@ class FrozenMap(Mapping[str, Any]):
         return {key: _thaw(value) for key, value in self._data.items()}
 
 
+# Kept as they are without an isinstance check against the Mapping ABC, which is most of
+# freezing a payload of scalars (a stored event's, an envelope's options).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _freeze(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS or kind is FrozenMap:
+        return value
+    if kind is dict:
+        return FrozenMap(value)
+    if kind is list or kind is tuple:
+        return tuple([_freeze(item) for item in value])
     if isinstance(value, FrozenMap):
         return value
     if isinstance(value, Mapping):
