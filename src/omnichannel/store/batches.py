@@ -17,12 +17,13 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 
 from omnichannel.envelope import Envelope
 from omnichannel.errors import DuplicateEnvelope
 from omnichannel.store._base import aware
 from omnichannel.store.outbox import OutboxQueries, _history, _record_in
+from omnichannel.store.prepared import Prepared
 from omnichannel.store.records import OutboxRecord, OutboxState, ProviderParts
 from omnichannel.store.schema import outbox, outbox_history, provider_messages
 from omnichannel.store.state import StateQueries
@@ -56,92 +57,11 @@ _HISTORY_COLUMNS = ["envelope_id", "at", "from_state", "to_state", "reason", "wo
 _PART_COLUMNS = ["channel", "provider_id", "envelope_id", "part_index", "status", "updated_at"]
 
 
-class _Prepared:
-    """A statement compiled once for the store's dialect and run many rows at a time with the
-    columns' own bind processors applied here: on the send path SQLAlchemy's per-row
-    parameter machinery costs more than the database's work. What is written is what Core
-    would write (the same processors: JSON, :class:`~omnichannel.store.schema.UTCDateTime`).
-    ``types`` names the parameters each row gives; the statement's literals keep their values.
-    """
-
-    def __init__(
-        self, statement: Any, dialect: Dialect, types: Mapping[str, sa.types.TypeEngine[Any]]
-    ) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.raw = dialect.name == "sqlite"
-        self.positional: Sequence[str] | None = compiled.positiontup
-        names = list(self.positional) if self.positional is not None else list(compiled.binds)
-        # (name, processor, True) for a row's value; (name, processed literal, False) else.
-        self.parameters: list[tuple[str, Any, bool]] = []
-        # A row's None skips its processor, except where the processor writes something else
-        # for it (JSON writes 'null').
-        self._processes_none: set[str] = set()
-        for name in names:
-            if name in types:
-                process = types[name].dialect_impl(dialect).bind_processor(dialect)
-                self.parameters.append((name, process, True))
-                if process is not None and process(None) is not None:
-                    self._processes_none.add(name)
-            else:
-                bind = compiled.binds[name]
-                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-                value = bind.effective_value
-                self.parameters.append((name, process(value) if process else value, False))
-
-    def _values(self, row: Mapping[str, Any], times: dict[tuple[Any, datetime], Any]) -> list[Any]:
-        """The parameter values of ``row``, in :attr:`parameters` order."""
-        values: list[Any] = []
-        append = values.append
-        for name, given, from_row in self.parameters:
-            if not from_row:
-                append(given)
-                continue
-            value = row[name]
-            if given is None or (value is None and name not in self._processes_none):
-                append(value)
-            elif isinstance(value, datetime):
-                # A batch's rows share a handful of instants (now, now + lease): convert once.
-                key = (given, value)
-                if key not in times:
-                    times[key] = given(value)
-                append(times[key])
-            else:
-                append(given(value))
-        return values
-
-    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Execute for every row (an ``executemany``); the rows changed, -1 when the driver
-        does not say."""
-        parameters: list[Any]
-        times: dict[tuple[Any, datetime], Any] = {}
-        if self.positional is not None:
-            parameters = [tuple(self._values(row, times)) for row in rows]
-        else:
-            names = [name for name, _, _ in self.parameters]
-            parameters = [dict(zip(names, self._values(row, times), strict=True)) for row in rows]
-        if not self.raw:
-            rowcount: int = conn.exec_driver_sql(self.sql, parameters).rowcount
-            return rowcount
-        # SQLite: straight to the driver's cursor, past the execution context Core builds
-        # per statement (most of a one-row batch's cost); errors wrapped as Core would.
-        cursor = conn.connection.cursor()
-        try:
-            cursor.executemany(self.sql, parameters)
-            return int(cursor.rowcount)
-        except conn.dialect.loaded_dbapi.Error as error:
-            raise sa.exc.DBAPIError.instance(
-                self.sql, parameters, error, conn.dialect.loaded_dbapi.Error, ismulti=True
-            ) from error
-        finally:
-            cursor.close()
-
-
 class BatchQueries(OutboxQueries, StateQueries):
     """The batched send-path writes of :class:`~omnichannel.store.Store`."""
 
     @cached_property
-    def _prepared(self) -> dict[str, _Prepared]:
+    def _prepared(self) -> dict[str, Prepared]:
         dialect = self.engine.dialect
         outbox_types = {column.name: column.type for column in outbox.columns}
         history_types = {column.name: column.type for column in outbox_history.columns}
@@ -153,21 +73,21 @@ class BatchQueries(OutboxQueries, StateQueries):
             "b_now": outbox.c.updated_at.type,
         }
         return {
-            "outbox": _Prepared(
+            "outbox": Prepared(
                 self._insert(outbox)
                 .values({name: sa.bindparam(name) for name in _OUTBOX_COLUMNS})
                 .on_conflict_do_nothing(index_elements=[outbox.c.envelope_id]),
                 dialect,
                 outbox_types,
             ),
-            "history": _Prepared(
+            "history": Prepared(
                 outbox_history.insert().values(
                     {name: sa.bindparam(name) for name in _HISTORY_COLUMNS}
                 ),
                 dialect,
                 history_types,
             ),
-            "sent": _Prepared(
+            "sent": Prepared(
                 sa.update(outbox)
                 .where(
                     outbox.c.envelope_id == sa.bindparam("b_envelope_id"),
@@ -184,7 +104,7 @@ class BatchQueries(OutboxQueries, StateQueries):
                 dialect,
                 sent_types,
             ),
-            "parts": _Prepared(
+            "parts": Prepared(
                 self._insert(provider_messages)
                 .values({name: sa.bindparam(name) for name in _PART_COLUMNS})
                 .on_conflict_do_nothing(

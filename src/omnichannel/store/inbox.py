@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnichannel.store._base import StoreBase, aware
+from omnichannel.store.prepared import Prepared
 from omnichannel.store.records import INBOX_MOVES, InboxFinish, InboxRecord, InboxState
 from omnichannel.store.schema import inbox, inbox_handlers
 
@@ -27,6 +28,7 @@ _INSERT_COLUMNS = (
     "dedupe_key", "kind", "channel", "payload", "state", "attempts", "due_at", "lease_owner",
     "lease_expires_at", "received_at", "updated_at",
 )  # fmt: skip
+_HANDLER_COLUMNS = ("inbox_id", "handler", "done_at")
 
 
 class InboxQueries(StoreBase):
@@ -36,25 +38,44 @@ class InboxQueries(StoreBase):
     def _inbox_statements(self) -> dict[str, Any]:
         """The webhook path's statements, built once with bind parameters (building one per
         call cost more than running it)."""
+        dialect = self.engine.dialect
         return {
-            "insert": self._insert(inbox)
-            .values({name: sa.bindparam(name) for name in _INSERT_COLUMNS})
-            .on_conflict_do_nothing(index_elements=[inbox.c.dedupe_key])
-            .returning(inbox.c.id),
-            "handlers": self._insert(inbox_handlers).on_conflict_do_nothing(
-                index_elements=[inbox_handlers.c.inbox_id, inbox_handlers.c.handler]
+            "insert": Prepared(
+                self._insert(inbox)
+                .values({name: sa.bindparam(name) for name in _INSERT_COLUMNS})
+                .on_conflict_do_nothing(index_elements=[inbox.c.dedupe_key])
+                .returning(inbox.c.id),
+                dialect,
+                {name: inbox.c[name].type for name in _INSERT_COLUMNS},
             ),
-            "done": sa.update(inbox)
-            .where(
-                inbox.c.id == sa.bindparam("b_id"),
-                inbox.c.state == InboxState.HANDLING.value,
-                inbox.c.lease_owner == sa.bindparam("b_worker"),
-            )
-            .values(
-                state=InboxState.DONE.value,
-                updated_at=sa.bindparam("b_now"),
-                lease_owner=None,
-                lease_expires_at=None,
+            "handlers": Prepared(
+                self._insert(inbox_handlers)
+                .values({name: sa.bindparam(name) for name in _HANDLER_COLUMNS})
+                .on_conflict_do_nothing(
+                    index_elements=[inbox_handlers.c.inbox_id, inbox_handlers.c.handler]
+                ),
+                dialect,
+                {name: inbox_handlers.c[name].type for name in _HANDLER_COLUMNS},
+            ),
+            "done": Prepared(
+                sa.update(inbox)
+                .where(
+                    inbox.c.id == sa.bindparam("b_id"),
+                    inbox.c.state == InboxState.HANDLING.value,
+                    inbox.c.lease_owner == sa.bindparam("b_worker"),
+                )
+                .values(
+                    state=InboxState.DONE.value,
+                    updated_at=sa.bindparam("b_now"),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                ),
+                dialect,
+                {
+                    "b_id": inbox.c.id.type,
+                    "b_worker": inbox.c.lease_owner.type,
+                    "b_now": inbox.c.updated_at.type,
+                },
             ),
         }
 
@@ -110,7 +131,7 @@ class InboxQueries(StoreBase):
         statement = self._inbox_statements["insert"]
 
         def write(conn: Connection) -> int | None:
-            found: int | None = conn.execute(statement, values).scalar()
+            found: int | None = statement.first(conn, values)
             return found
 
         return write
@@ -261,17 +282,18 @@ class InboxQueries(StoreBase):
             for finish in finishes
         ]
 
+        # handling -> done, under this worker's lease: one UPDATE each.
+        done_params = [
+            {"b_id": finish.inbox_id, "b_worker": worker, "b_now": now}
+            for finish, settle in zip(finishes, settles, strict=True)
+            if settle is None
+        ]
+
         def write(conn: Connection) -> list[bool]:
             if done_rows:
-                conn.execute(statements["handlers"], done_rows)
-            moved = []
-            for finish, settle in zip(finishes, settles, strict=True):
-                if settle is None:  # handling -> done, under this worker's lease: one UPDATE
-                    params = {"b_id": finish.inbox_id, "b_worker": worker, "b_now": now}
-                    moved.append(conn.execute(done, params).rowcount == 1)
-                else:
-                    moved.append(settle(conn))
-            return moved
+                statements["handlers"].run(conn, done_rows)
+            finished = iter(done.each(conn, done_params))
+            return [next(finished) == 1 if settle is None else settle(conn) for settle in settles]
 
         return await self._write(write)
 
