@@ -76,10 +76,20 @@ class FittingReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        data = attrs.asdict(self)
-        data["notes"] = list(self.notes)
-        data["choices"] = list(self.choices)
-        return data
+        # Spelled out rather than attrs.asdict, which inspects the class on every call: a
+        # report is serialised with every receipt the outbox keeps.
+        return {
+            "parts": self.parts,
+            "encoding": self.encoding,
+            "segments": self.segments,
+            "media_as_links": self.media_as_links,
+            "markup_dropped": self.markup_dropped,
+            "subject_dropped": self.subject_dropped,
+            "template_used": self.template_used,
+            "interactive_as_text": self.interactive_as_text,
+            "choices": list(self.choices),
+            "notes": list(self.notes),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FittingReport:
