@@ -4,7 +4,8 @@ The listener is bound on a free loopback port and the router is built with its a
 the public URL, so the adapters put it in the message's own status-callback URL: providers
 (and simulators) that post to the per-message callback reach it even while an ``omni
 listen`` runs on the configured URL. A provider that posts every status to one webhook URL
-configured at the provider cannot be followed this way; the durable store will follow those.
+configured at the provider (WhatsApp, X) reaches that ``omni listen`` instead: with a
+durable store, the status it records there is read back every second and reported too.
 
 The outcome (:func:`verdict`): 0 once the message is delivered (or read), or reached the best
 status its channel reports (a completed call, a sent message where delivery is never
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import anyio.abc
@@ -37,10 +39,14 @@ from omnichannel.router import Router
 from omnichannel.serving import bind, build_server
 from omnichannel.web import WebhookApp
 
-__all__ = ["Outcome", "goal_for", "send_and_follow", "verdict"]
+if TYPE_CHECKING:
+    from omnichannel.store import Store
+
+__all__ = ["Outcome", "goal_for", "send_and_follow", "store_statuses", "verdict"]
 
 LOOPBACK: Final = "127.0.0.1"
 _RELEASE_INTERVAL_SECONDS: Final = 0.5
+_STORE_INTERVAL_SECONDS: Final = 1.0
 # The best news each kind of channel can give, best first: a channel is followed until the
 # first of these it declares in capabilities.statuses.
 _GOALS: Final = (
@@ -105,10 +111,39 @@ async def _started(server: uvicorn.Server) -> None:
         await anyio.sleep(0.01)
 
 
+async def store_statuses(
+    store: Store,
+    receipt: SendReceipt,
+    report: Callable[[StatusUpdate], None],
+    *,
+    pause: Callable[[], Awaitable[None]],
+) -> None:
+    """After each ``pause``, read the status ``store`` holds for the receipt's envelope and
+    ``report`` it when it changed (as a :class:`StatusUpdate` of the receipt's message):
+    what a listener in another process recorded. Runs until cancelled."""
+    last = receipt.status
+    while True:
+        await pause()
+        status = await store.status_of(receipt.envelope_id)
+        if status is None or status is last:
+            continue
+        last = status
+        report(
+            StatusUpdate(
+                channel=receipt.channel,
+                provider_id=receipt.provider_id or receipt.envelope_id,
+                status=status,
+                timestamp=datetime.now(UTC),
+                envelope_id=receipt.envelope_id,
+            )
+        )
+
+
 async def _follow(
     router: Router,
     envelope: Envelope,
     statuses: anyio.abc.ObjectReceiveStream[StatusUpdate],
+    report: Callable[[StatusUpdate], None],
     *,
     seconds: float,
     on_receipt: Callable[[SendReceipt], None],
@@ -122,15 +157,24 @@ async def _follow(
     if code is not None:
         note = "the channel reports no statuses" if goal is None else f"{status.value}"
         return Outcome(receipt=receipt, status=status, goal=goal, exit_code=code, note=note)
-    with anyio.move_on_after(seconds):
-        async for update in statuses:
-            on_status(update)
-            status = update.status
-            code = verdict(status, goal)
-            if code is not None:
-                return Outcome(
-                    receipt=receipt, status=status, goal=goal, exit_code=code, note=status.value
-                )
+    async with anyio.create_task_group() as group:
+        store = router.store
+        if store is not None:
+            pause = functools.partial(anyio.sleep, _STORE_INTERVAL_SECONDS)
+            group.start_soon(functools.partial(store_statuses, pause=pause), store, receipt, report)
+        with anyio.move_on_after(seconds):
+            async for update in statuses:
+                if update.status is status:  # heard both here and through the store
+                    continue
+                on_status(update)
+                status = update.status
+                code = verdict(status, goal)
+                if code is not None:
+                    group.cancel_scope.cancel()
+                    return Outcome(
+                        receipt=receipt, status=status, goal=goal, exit_code=code, note=status.value
+                    )
+        group.cancel_scope.cancel()
     assert goal is not None
     return Outcome(
         receipt=receipt,
@@ -179,6 +223,7 @@ async def send_and_follow(
                         router,
                         envelope,
                         statuses,
+                        sender.send_nowait,
                         seconds=seconds,
                         on_receipt=on_receipt,
                         on_status=on_status,
