@@ -45,6 +45,8 @@ __all__ = ["SmtpPool", "SmtpResult", "access_token", "envelope_address", "tls_co
 
 logger = logging.getLogger(__name__)
 
+_CLOSE_WAIT_SECONDS: Final = 1.0
+_CLOSE_POLL_SECONDS: Final = 0.002
 _LOST: Final = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
 
 
@@ -125,10 +127,10 @@ class SmtpPool:
         try:
             await client.connect()
         except aiosmtplib.SMTPResponseException as exc:
-            client.close()
+            await _closed(client)
             raise error_for_reply(exc.code, exc.message, stage="CONNECT") from None
         except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
-            client.close()
+            await _closed(client)
             if "STARTTLS" in str(exc).upper():
                 raise ProviderError(
                     f'{settings.host} does not offer STARTTLS; use security = "tls" or, on a '
@@ -142,7 +144,7 @@ class SmtpPool:
         try:
             await self._login(client)
         except BaseException:
-            client.close()
+            await _closed(client)
             raise
         self.opened += 1
         return client
@@ -200,7 +202,7 @@ class SmtpPool:
             with anyio.move_on_after(1):
                 with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                     await client.quit()
-        client.close()
+        await _closed(client)
 
     async def send(
         self, message: EmailMessage, *, sender: str, recipients: Sequence[str]
@@ -311,10 +313,25 @@ class SmtpPool:
         try:
             await client.rset()
         except (aiosmtplib.SMTPException, OSError):
-            client.close()
+            await _closed(client)
 
     async def aclose(self) -> None:
         """Close every pooled connection (QUIT, briefly waited for)."""
         idle, self._idle = self._idle, []
         for client, _ in idle:
             await self._discard(client)
+
+
+async def _closed(client: aiosmtplib.SMTP) -> None:
+    """Close ``client``'s connection and wait (briefly) until the loop has released its
+    socket: ``close()`` only starts that (over TLS, after a close_notify exchange), so a
+    caller that stops the loop next (a CLI command ending, a test) would leave the socket
+    open. Shielded: it also runs while a cancellation unwinds."""
+    protocol = client.protocol
+    client.close()
+    if protocol is None:
+        return
+    with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_WAIT_SECONDS):
+        # aiosmtplib offers no awaitable for it: its protocol drops the transport when lost.
+        while protocol.transport is not None:  # noqa: ASYNC110
+            await anyio.sleep(_CLOSE_POLL_SECONDS)
