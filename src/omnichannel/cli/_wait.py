@@ -4,8 +4,8 @@ The listener is bound on a free loopback port and the router is built with its a
 the public URL, so the adapters put it in the message's own status-callback URL: providers
 (and simulators) that post to the per-message callback reach it even while an ``omni
 listen`` runs on the configured URL. A provider that posts every status to one webhook URL
-configured at the provider (WhatsApp, X) reaches that ``omni listen`` instead: with a
-durable store, the status it records there is read back every second and reported too.
+configured at the provider reaches that ``omni listen`` instead: with a durable store, the
+status it records there is read back every second and reported too.
 
 The outcome (:func:`verdict`): 0 once the message is delivered (or read), or reached the best
 status its channel reports (a completed call, a sent message where delivery is never
