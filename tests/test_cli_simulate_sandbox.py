@@ -99,3 +99,18 @@ def test_a_simulator_without_a_relay_is_a_usage_error_naming_those_with_one(
         ran.stderr
     )
     assert "whatsapp.meta" in ran.stderr
+
+
+def test_a_sandbox_that_is_not_an_http_url_is_a_usage_error_of_that_option(
+    whatsapp_config: tuple[Path, Any],
+) -> None:
+    config, _ = whatsapp_config
+    ran = CliRunner().invoke(
+        omni,
+        [
+            *("simulate", "whatsapp", "--from", "+14155550199", "--text", "hi"),
+            *("--sandbox", "127.0.0.1:8765", "--config", str(config)),
+        ],
+    )
+    assert ran.exit_code == 2
+    assert "invalid value for '--sandbox': '127.0.0.1:8765' is not an http(s) URL" in ran.stderr

@@ -14,7 +14,7 @@ from omnichannel.adapter import WebhookRequest
 from omnichannel.cli._events import printable
 from omnichannel.http import ProviderRequest
 
-__all__ = ["DEFAULT_LISTENER", "Answer", "post", "redacted", "webhook_url"]
+__all__ = ["DEFAULT_LISTENER", "Answer", "http_url", "post", "redacted", "webhook_url"]
 
 DEFAULT_LISTENER: Final = "http://127.0.0.1:8080"
 """Where ``omni listen`` listens by default."""
@@ -22,18 +22,23 @@ _REASON_CHARS: Final = 200
 _POST_TIMEOUT_SECONDS: Final = 30.0
 
 
-def webhook_url(url: str, channel: str) -> str:
-    """The webhook URL of ``channel`` from ``url``: a full webhook URL (its path names the
-    ``/webhooks/`` route) is kept; a base URL gets ``/webhooks/CHANNEL`` appended."""
+def http_url(url: str, option: str, example: str = DEFAULT_LISTENER) -> str:
+    """``url`` when it is an http(s) URL with a host; else the usage error of ``option``."""
     try:
         parts = urlsplit(url)
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise click.BadParameter(
-            f"{url!r} is not an http(s) URL such as {DEFAULT_LISTENER}", param_hint="'--url'"
+            f"{url!r} is not an http(s) URL such as {example}", param_hint=f"'{option}'"
         )
-    if "/webhooks/" in parts.path:
+    return url
+
+
+def webhook_url(url: str, channel: str) -> str:
+    """The webhook URL of ``channel`` from ``url``: a full webhook URL (its path names the
+    ``/webhooks/`` route) is kept; a base URL gets ``/webhooks/CHANNEL`` appended."""
+    if "/webhooks/" in urlsplit(http_url(url, "--url")).path:
         return url
     return f"{url.rstrip('/')}/webhooks/{channel}"
 

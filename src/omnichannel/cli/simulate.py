@@ -8,7 +8,14 @@ import click
 import httpx
 
 from omnichannel.cli._shared import adapter_secrets, config_option, json_option, load, print_json
-from omnichannel.cli._webhooks import DEFAULT_LISTENER, Answer, post, redacted, webhook_url
+from omnichannel.cli._webhooks import (
+    DEFAULT_LISTENER,
+    Answer,
+    http_url,
+    post,
+    redacted,
+    webhook_url,
+)
 from omnichannel.cli.send import require_channel
 from omnichannel.envelope import Address
 from omnichannel.plugins import PluginHost
@@ -102,5 +109,5 @@ def _relay_url(host: PluginHost, adapter_name: str, sandbox_url: str) -> str:
             "--sandbox)",
             param_hint="'--sandbox'",
         )
-    base = webhook_url(sandbox_url, "-").rsplit("/webhooks/", 1)[0]  # checks it is a URL
+    base = http_url(sandbox_url, "--sandbox", "http://127.0.0.1:8765")
     return f"{base.rstrip('/')}/{simulator.prefix}{simulator.inbound_relay}"
