@@ -6,13 +6,13 @@ one of three ways:
 * in the caller's transaction when a method is given its ``connection`` (the transactional
   outbox), through ``AsyncConnection.run_sync``;
 * on PostgreSQL (and an in-memory SQLite database) in a transaction of the async engine;
-* on a SQLite file in a transaction of a synchronous engine on the same file, in a worker
-  thread: one thread hop per store call instead of three or four per statement through
-  aiosqlite (about three times the calls per second when commits do not wait for the disk).
+* on a SQLite file in a transaction of a synchronous engine on the same file, off the event
+  loop: one thread hop per store call instead of three or four per statement through
+  aiosqlite. Writes run on the store's writer thread (:mod:`omnichannel.store.writer`), one
+  at a time on one open connection, so concurrent tasks wait their turn in order without
+  polling SQLite's busy handler; reads run in anyio's worker threads, beside the writes (WAL).
 
-On SQLite, where one writer at a time is the rule, the store's own write transactions also
-queue on a lock in this process, so concurrent tasks wait their turn without polling SQLite's
-busy handler; an in-memory database, one shared connection, queues every transaction.
+An in-memory database, one shared connection, queues every transaction on a lock.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from omnichannel.errors import StoreError
 from omnichannel.store.engine import READ_ONLY, StoreURL
+from omnichannel.store.writer import SQLiteWriter
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -53,12 +54,12 @@ def aware(value: datetime, name: str) -> datetime:
     return value
 
 
-def _in_transaction(engine: Engine, work: Callable[[Connection], T], reading: bool) -> T:
-    with engine.connect() as connection:
-        if reading:
-            connection = connection.execution_options(**{READ_ONLY: True})
-        with connection.begin():
-            return work(connection)
+def _read_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with (
+        engine.connect() as connection,
+        connection.execution_options(**{READ_ONLY: True}).begin(),
+    ):
+        return work(connection)
 
 
 class StoreBase:
@@ -82,7 +83,9 @@ class StoreBase:
         """Where times come from when a method is given no ``now``."""
         self._target = target
         self._sync_engine = sync_engine
-        self._write_lock = anyio.Lock() if target.dialect == "sqlite" else None
+        self._writer = SQLiteWriter(sync_engine) if sync_engine is not None else None
+        # The writer thread queues a file's writes; an in-memory database's share one lock.
+        self._write_lock = anyio.Lock() if target.memory else None
         self._read_lock = self._write_lock if target.memory else None
 
     def _now(self, now: datetime | None = None) -> datetime:
@@ -114,13 +117,12 @@ class StoreBase:
         if connection is not None:
             with self._database_errors():
                 return await connection.run_sync(work)
+        if self._writer is not None:
+            with self._database_errors():
+                return await self._writer.run(work)
         lock: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
         async with lock:
             with self._database_errors():
-                if self._sync_engine is not None:
-                    return await anyio.to_thread.run_sync(
-                        _in_transaction, self._sync_engine, work, False
-                    )
                 async with self.engine.begin() as own:
                     return await own.run_sync(work)
 
@@ -131,7 +133,7 @@ class StoreBase:
             with self._database_errors():
                 if self._sync_engine is not None:
                     return await anyio.to_thread.run_sync(
-                        _in_transaction, self._sync_engine, work, True
+                        _read_transaction, self._sync_engine, work
                     )
                 async with self.engine.connect() as own:
                     await own.execution_options(**{READ_ONLY: True})

@@ -252,7 +252,17 @@ def _configure_sqlite(engine: Engine, target: StoreURL) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         reading = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        # On the driver's cursor: through exec_driver_sql, Core's execution context for this
+        # one statement costs as much as a small write's own work.
+        statement = "BEGIN" if reading else "BEGIN IMMEDIATE"
+        cursor = connection.connection.cursor()
+        error_type = connection.dialect.loaded_dbapi.Error
+        try:
+            cursor.execute(statement)
+        except error_type as error:  # "database is locked" after the busy timeout, say
+            raise DBAPIError.instance(statement, (), error, error_type) from error
+        finally:
+            cursor.close()
 
 
 async def current_version(engine: AsyncEngine) -> str | None:

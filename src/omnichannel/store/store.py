@@ -310,6 +310,8 @@ class Store(BatchQueries, InboxQueries, WakeupQueries):
     async def close(self) -> None:
         """Close the connections and let the worker lock go."""
         await self.engine.dispose()
+        if self._writer is not None:
+            self._writer.close()
         if self._sync_engine is not None:
             self._sync_engine.dispose()
         if self._worker_lock is not None:
