@@ -229,23 +229,21 @@ class BatchQueries(OutboxQueries, StateQueries):
         now = aware(now, "now")
         prepared = self._prepared
         held = {"ids": [send.envelope_id for send in sends], "worker": worker}
+        sqlite = self.dialect == "sqlite"
 
         def write(conn: Connection) -> list[bool]:
-            owned_ids = set(conn.execute(self._held_by, held).scalars())
-            owned = [send for send in sends if send.envelope_id in owned_ids]
+            if sqlite:
+                # The fenced UPDATE says per row whether the lease was still ours: SQLite
+                # runs one statement per row at the cost of one, so no lookup first.
+                counts = prepared["sent"].each(conn, [_sent_row(s, worker, now) for s in sends])
+                owned = [send for send, count in zip(sends, counts, strict=True) if count == 1]
+            else:
+                # PostgreSQL: the lookup locks the held rows, and one executemany settles them.
+                owned_ids = set(conn.execute(self._held_by, held).scalars())
+                owned = [send for send in sends if send.envelope_id in owned_ids]
+                if owned:
+                    prepared["sent"].run(conn, [_sent_row(s, worker, now) for s in owned])
             if owned:
-                prepared["sent"].run(
-                    conn,
-                    [
-                        {
-                            "b_envelope_id": send.envelope_id,
-                            "b_worker": worker,
-                            "b_receipt": dict(send.receipt),
-                            "b_now": now,
-                        }
-                        for send in owned
-                    ],
-                )
                 prepared["history"].run(
                     conn,
                     [
@@ -342,6 +340,16 @@ class BatchQueries(OutboxQueries, StateQueries):
         for envelope_id, channel, index, provider_id, status in parts:
             if (channel, provider_id) not in as_ours:
                 self._record_part(conn, envelope_id, channel, index, provider_id, status, now)
+
+
+def _sent_row(send: SentSend, worker: str, now: datetime) -> dict[str, Any]:
+    """The parameters of the fenced ``sending -> sent`` UPDATE for ``send``."""
+    return {
+        "b_envelope_id": send.envelope_id,
+        "b_worker": worker,
+        "b_receipt": dict(send.receipt),
+        "b_now": now,
+    }
 
 
 def _claimed_record(row: Mapping[str, Any], envelope: Envelope) -> OutboxRecord:
