@@ -78,3 +78,101 @@ async def test_a_failed_batch_fails_its_callers_and_the_next_batch_runs() -> Non
         later_submitted.set()
     assert outcomes == {0: "the database went away", 1: 1, 2: 2, 3: 3}
     assert await batcher.submit(9) == 9
+
+
+async def test_a_caller_cancelled_while_waiting_takes_its_item_back() -> None:
+    writing, release = anyio.Event(), anyio.Event()
+    batches: list[list[str]] = []
+
+    async def write(items: Sequence[str]) -> list[str]:
+        batches.append(list(items))
+        if not writing.is_set():
+            writing.set()
+            await release.wait()
+        return [item.upper() for item in items]
+
+    batcher: Batcher[str, str] = Batcher(write)
+    results: dict[str, str] = {}
+
+    async def submit(item: str) -> None:
+        results[item] = await batcher.submit(item)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(submit, "first")
+        await writing.wait()
+        with anyio.CancelScope() as waiting:
+            waiting.cancel()
+            await batcher.submit("abandoned")
+        group.start_soon(submit, "later")
+        await anyio.lowlevel.checkpoint()
+        release.set()
+    assert results == {"first": "FIRST", "later": "LATER"}
+    assert batches == [["first"], ["later"]]  # the abandoned item was never written
+
+
+async def test_a_caller_cancelled_as_it_is_handed_the_next_batch_hands_it_on() -> None:
+    writing, release = anyio.Event(), anyio.Event()
+    batches: list[list[str]] = []
+    scopes: dict[str, anyio.CancelScope] = {}
+
+    async def write(items: Sequence[str]) -> list[str]:
+        batches.append(list(items))
+        if len(batches) == 1:
+            writing.set()
+            await release.wait()
+            scopes["next"].cancel()  # cancelled just as it becomes the next leader
+        return [item.upper() for item in items]
+
+    batcher: Batcher[str, str] = Batcher(write)
+    results: dict[str, str] = {}
+
+    async def submit(item: str) -> None:
+        with anyio.CancelScope() as scope:
+            scopes[item] = scope
+            results[item] = await batcher.submit(item)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(submit, "first")
+        await writing.wait()
+        group.start_soon(submit, "next")
+        group.start_soon(submit, "last")
+        await anyio.wait_all_tasks_blocked()
+        release.set()
+    assert results == {"first": "FIRST", "last": "LAST"}
+    assert batches == [["first"], ["last"]]
+    assert await batcher.submit("again") == "AGAIN"  # nothing is left leading
+
+
+async def test_a_leader_cancelled_mid_write_finishes_it_and_hands_on() -> None:
+    writing, release = anyio.Event(), anyio.Event()
+    batches: list[list[int]] = []
+
+    async def write(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        if len(batches) == 1:
+            writing.set()
+            await release.wait()
+        return [item + 1 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(write)
+    results: dict[int, int] = {}
+    leader = anyio.CancelScope()
+
+    async def lead() -> None:
+        with leader:
+            results[0] = await batcher.submit(0)
+
+    async def follow(item: int) -> None:
+        results[item] = await batcher.submit(item)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(lead)
+        await writing.wait()
+        group.start_soon(follow, 1)
+        group.start_soon(follow, 2)
+        await anyio.wait_all_tasks_blocked()
+        leader.cancel()
+        release.set()
+    assert batches == [[0], [1, 2]]
+    # The shielded write ended before the cancellation reached the leader.
+    assert results == {0: 1, 1: 2, 2: 3}

@@ -1,9 +1,10 @@
 """Group commit: concurrent callers' writes of one kind, made as one batch.
 
-The first caller to find the lock free writes every item waiting at that moment, its own
-among them, in one call; callers that arrive meanwhile wait for the lock and find their item
-written by the next holder, or write the next batch themselves. A lone caller writes at once,
-alone; under concurrency the batches grow with the wait. No background task is involved.
+A caller that finds no write under way leads: it writes every item waiting at that moment, its
+own first, in one call. Callers that arrive meanwhile wait; when the write ends, its items'
+callers get their results, and the first caller still waiting leads the next batch. A lone
+caller writes at once, alone; under concurrency the batches grow with the wait. No background
+task is involved, and a waiting caller wakes once: with its result, or to lead.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ ResultT = TypeVar("ResultT")
 
 
 class _Slot(Generic[ItemT, ResultT]):
-    __slots__ = ("done", "error", "item", "result")
+    __slots__ = ("done", "error", "item", "leads", "result", "taken", "wake")
 
     def __init__(self, item: ItemT) -> None:
         self.item = item
+        self.taken = False  # in a batch being written
         self.done = False
+        self.leads = False  # handed the next batch to write
         self.result: ResultT | None = None
         self.error: BaseException | None = None
-
-    def finished(self) -> bool:
-        return self.done
+        self.wake: anyio.Event | None = None
 
 
 class Batcher(Generic[ItemT, ResultT]):
@@ -43,31 +44,80 @@ class Batcher(Generic[ItemT, ResultT]):
         self._write = write
         self._limit = limit
         self._waiting: list[_Slot[ItemT, ResultT]] = []
-        self._lock = anyio.Lock()
+        self._writing = False
 
     async def submit(self, item: ItemT) -> ResultT:
         """Write ``item`` (with whatever else is waiting) and return its result; the batch's
-        error, when the write failed, is raised to every caller in it."""
+        error, when the write failed, is raised to every caller in it.
+
+        A caller cancelled while its item waits takes the item back (it is not written); once
+        the item is in a batch being written, the write goes on and the caller is cancelled.
+        """
         slot: _Slot[ItemT, ResultT] = _Slot(item)
         self._waiting.append(slot)
-        while not slot.done:
-            async with self._lock:
-                if slot.finished():  # written by the holder before us
-                    break
-                # One turn of the loop first: callers already running add their items.
-                await anyio.lowlevel.checkpoint()
-                batch, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
-                try:
-                    # Shielded: the batch holds other callers' items; a cancelled leader
-                    # must neither leave them unwritten nor hand them its cancellation.
-                    with anyio.CancelScope(shield=True):
-                        results = await self._write([waiting.item for waiting in batch])
-                except Exception as error:
-                    for waiting in batch:
-                        waiting.error, waiting.done = error, True
-                    raise
-                for waiting, result in zip(batch, results, strict=True):
-                    waiting.result, waiting.done = result, True
+        if self._writing:
+            await self._wait(slot)
+            if slot.done:
+                return self._outcome(slot)
+        else:
+            self._writing = True
+        try:
+            # One turn of the loop first: callers already running add their items.
+            await anyio.lowlevel.checkpoint()
+        except BaseException:
+            self._waiting.remove(slot)
+            self._hand_on()
+            raise
+        batch, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
+        for waiting in batch:
+            waiting.taken = True
+        try:
+            # Shielded: the batch holds other callers' items; a cancelled leader must neither
+            # leave them unwritten nor hand them its cancellation.
+            with anyio.CancelScope(shield=True):
+                results = await self._write([waiting.item for waiting in batch])
+        except Exception as error:
+            for waiting in batch:
+                waiting.error = error
+                self._finish(waiting)
+            raise
+        else:
+            for waiting, result in zip(batch, results, strict=True):
+                waiting.result = result
+                self._finish(waiting)
+        finally:
+            self._hand_on()
+        return self._outcome(slot)
+
+    async def _wait(self, slot: _Slot[ItemT, ResultT]) -> None:
+        slot.wake = anyio.Event()
+        try:
+            await slot.wake.wait()
+        except BaseException:
+            if not slot.taken:
+                self._waiting.remove(slot)
+                if slot.leads:
+                    self._hand_on()
+            raise
+
+    @staticmethod
+    def _finish(slot: _Slot[ItemT, ResultT]) -> None:
+        slot.done = True
+        if slot.wake is not None:
+            slot.wake.set()
+
+    def _hand_on(self) -> None:
+        """Let the first waiting caller lead the next batch, or end the writing."""
+        if not self._waiting:
+            self._writing = False
+            return
+        following = self._waiting[0]
+        following.leads = True
+        if following.wake is not None:
+            following.wake.set()
+
+    @staticmethod
+    def _outcome(slot: _Slot[ItemT, ResultT]) -> ResultT:
         if slot.error is not None:
             raise slot.error
         return slot.result  # type: ignore[return-value]
