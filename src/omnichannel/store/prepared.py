@@ -4,7 +4,8 @@ execution context costs more than the database's work."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 __all__ = ["Prepared"]
+
+_MISSING: Any = object()
+
+
+def _taker(names: Sequence[str]) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
+    """A function giving a row's values of ``names``, in order: one C call for many."""
+    if len(names) > 1:
+        return operator.itemgetter(*names)
+    if names:
+        name = names[0]
+        return lambda row: (row[name],)
+    return lambda _row: ()
 
 
 class Prepared:
@@ -29,51 +42,54 @@ class Prepared:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.raw = dialect.name == "sqlite"
-        self.positional: Sequence[str] | None = compiled.positiontup
-        names = list(self.positional) if self.positional is not None else list(compiled.binds)
-        # (name, processor, True) for a row's value; (name, processed literal, False) else.
-        self.parameters: list[tuple[str, Any, bool]] = []
-        # A row's None skips its processor, except where the processor writes something else
-        # for it (JSON writes 'null').
-        self._processes_none: set[str] = set()
-        for name in names:
+        positional: Sequence[str] | None = compiled.positiontup
+        self.names = list(positional) if positional is not None else list(compiled.binds)
+        """The parameters in the order the driver takes them."""
+        self._positional = positional is not None
+        taken: list[str] = []
+        # (index among the row's values, processor, what it writes for None: JSON writes
+        # 'null', once here): only the columns that have a processor are visited per row.
+        self._processed: list[tuple[int, Any, Any]] = []
+        # (index among all the values, processed value): the statement's own literals.
+        self._literals: list[tuple[int, Any]] = []
+        for index, name in enumerate(self.names):
             if name in types:
                 process = types[name].dialect_impl(dialect).bind_processor(dialect)
-                self.parameters.append((name, process, True))
-                if process is not None and process(None) is not None:
-                    self._processes_none.add(name)
+                if process is not None:
+                    self._processed.append((len(taken), process, process(None)))
+                taken.append(name)
             else:
                 bind = compiled.binds[name]
                 process = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 value = bind.effective_value
-                self.parameters.append((name, process(value) if process else value, False))
+                self._literals.append((index, process(value) if process else value))
+        self._take = _taker(taken)
 
     def _values(self, row: Mapping[str, Any], times: dict[tuple[Any, datetime], Any]) -> list[Any]:
-        """The parameter values of ``row``, in :attr:`parameters` order."""
-        values: list[Any] = []
-        append = values.append
-        for name, given, from_row in self.parameters:
-            if not from_row:
-                append(given)
-                continue
-            value = row[name]
-            if given is None or (value is None and name not in self._processes_none):
-                append(value)
-            elif isinstance(value, datetime):
+        """The parameter values of ``row``, in :attr:`names` order."""
+        values = list(self._take(row))
+        for index, process, for_none in self._processed:
+            value = values[index]
+            if value is None:
+                values[index] = for_none
+            elif type(value) is datetime:
                 # A batch's rows share a handful of instants (now, now + lease): convert once.
-                key = (given, value)
-                if key not in times:
-                    times[key] = given(value)
-                append(times[key])
+                key = (process, value)
+                converted = times.get(key, _MISSING)
+                if converted is _MISSING:
+                    converted = times[key] = process(value)
+                values[index] = converted
             else:
-                append(given(value))
+                values[index] = process(value)
+        for index, literal in self._literals:  # ascending: each lands where it belongs
+            values.insert(index, literal)
         return values
 
     def _parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         times: dict[tuple[Any, datetime], Any] = {}
-        if self.positional is not None:
+        if self._positional:
             return [tuple(self._values(row, times)) for row in rows]
-        names = [name for name, _, _ in self.parameters]
+        names = self.names
         return [dict(zip(names, self._values(row, times), strict=True)) for row in rows]
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
