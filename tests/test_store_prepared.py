@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from omnichannel.errors import StoreError
@@ -14,6 +15,7 @@ from omnichannel.store import Store
 from omnichannel.store.batches import ClaimedSend
 from omnichannel.store.outbox import _history
 from omnichannel.store.records import OutboxState
+from omnichannel.store.schema import outbox_history
 from omnichannel.testing.builders import make_envelope
 
 pytestmark = pytest.mark.anyio
@@ -55,3 +57,49 @@ async def test_a_claimed_row_reads_back_with_no_receipt_error_or_chain(store: St
     assert record is not None
     assert (record.receipt, record.last_error, record.chain) == (None, None, None)
     assert record.envelope == envelope
+
+
+async def test_a_row_written_claimed_reads_back_as_two_moves_from_one_history_row(
+    store: Store,
+) -> None:
+    envelope = make_envelope()
+    now = store.clock()
+    await store.enqueue_claimed(
+        [ClaimedSend(envelope=envelope, due_at=now, max_attempts=3)],
+        worker="w-1",
+        lease=timedelta(seconds=30),
+        now=now,
+    )
+    moves = [
+        (entry.from_state, entry.to_state, entry.reason, entry.worker)
+        for entry in await store.history(envelope.id)
+    ]
+    assert moves == [
+        (None, "queued", "enqueued", None),
+        (OutboxState.QUEUED, "sending", None, "w-1"),
+    ]
+    stored = await store._read(
+        lambda conn: conn.execute(
+            sa.select(sa.func.count()).where(outbox_history.c.envelope_id == envelope.id)
+        ).scalar()
+    )
+    assert stored == 1
+
+
+async def test_a_history_written_as_two_rows_reads_the_same(store: Store) -> None:
+    """Rows an earlier release wrote, one per move, read back unchanged."""
+    envelope = make_envelope()
+    now = store.clock()
+    await store.enqueue(envelope, due_at=now, max_attempts=3, now=now)
+    claimed = await store.claim_outbox(
+        worker="w-1", now=now, lease=timedelta(seconds=30), limit=1, envelope_id=envelope.id
+    )
+    assert [record.envelope_id for record in claimed] == [envelope.id]
+    moves = [
+        (entry.from_state, entry.to_state, entry.reason, entry.worker)
+        for entry in await store.history(envelope.id)
+    ]
+    assert moves == [
+        (None, "queued", "enqueued", None),
+        (OutboxState.QUEUED, "sending", None, "w-1"),
+    ]

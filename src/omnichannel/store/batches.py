@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from omnichannel.envelope import Envelope
 from omnichannel.errors import DuplicateEnvelope
 from omnichannel.store._base import aware
-from omnichannel.store.outbox import OutboxQueries, _history, _record_in
+from omnichannel.store.outbox import OutboxQueries, _created, _history, _record_in
 from omnichannel.store.prepared import Prepared
 from omnichannel.store.records import OutboxRecord, OutboxState, ProviderParts
 from omnichannel.store.schema import outbox, outbox_history, provider_messages
@@ -141,7 +141,7 @@ class BatchQueries(OutboxQueries, StateQueries):
         self, sends: Sequence[ClaimedSend], *, worker: str, lease: timedelta, now: datetime
     ) -> list[OutboxRecord | DuplicateEnvelope]:
         """Enqueue every send claimed by ``worker`` for ``lease`` (``sending``, one attempt
-        used, the ``queued`` and ``sending`` history rows), in one transaction. Each result
+        used, the ``queued`` and ``sending`` history entries), in one transaction. Each result
         is the new row, or the :class:`DuplicateEnvelope` (not raised) of an envelope id
         already in the outbox (or twice in ``sends``), which is left as it is."""
         return await self._write(self._claims_work(sends, worker=worker, lease=lease, now=now))
@@ -187,15 +187,7 @@ class BatchQueries(OutboxQueries, StateQueries):
             else:  # some were there already: the rows this write made are this claim's
                 mine = {"ids": ids, "worker": worker, "now": now}
                 inserted = set(conn.execute(self._claimed_by, mine).scalars())
-            history = []
-            for envelope_id in ids:
-                if envelope_id in inserted:
-                    history.append(_history(envelope_id, now, None, OutboxState.QUEUED, "enqueued"))
-                    history.append(
-                        _history(
-                            envelope_id, now, OutboxState.QUEUED, OutboxState.SENDING, None, worker
-                        )
-                    )
+            history = [_created(each, now, worker) for each in ids if each in inserted]
             if history:
                 prepared["history"].run(conn, history)
             by_id = {row["envelope_id"]: row for row in rows}

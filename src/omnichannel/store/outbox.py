@@ -52,6 +52,48 @@ def _history(
     }
 
 
+def _created(envelope_id: str, at: datetime, claimed_by: str | None) -> dict[str, Any]:
+    """The history row of a row written: ``enqueued``, to ``queued``; or, written already
+    claimed by ``claimed_by``, to ``sending``: one row for the two moves, which
+    :meth:`OutboxQueries.history` reads back as both (``queued``, then ``sending``)."""
+    to = OutboxState.QUEUED if claimed_by is None else OutboxState.SENDING
+    return _history(envelope_id, at, None, to, "enqueued", claimed_by)
+
+
+def _entries(row: Row[Any]) -> list[HistoryEntry]:
+    """The moves one history row records (two for a row created claimed: see _created)."""
+    to_state = row.to_state
+    if row.from_state is None and to_state == OutboxState.SENDING.value:
+        return [
+            HistoryEntry(
+                envelope_id=row.envelope_id,
+                at=row.at,
+                from_state=None,
+                to_state=OutboxState.QUEUED.value,
+                reason=row.reason,
+                worker=None,
+            ),
+            HistoryEntry(
+                envelope_id=row.envelope_id,
+                at=row.at,
+                from_state=OutboxState.QUEUED,
+                to_state=to_state,
+                reason=None,
+                worker=row.worker,
+            ),
+        ]
+    return [
+        HistoryEntry(
+            envelope_id=row.envelope_id,
+            at=row.at,
+            from_state=None if row.from_state is None else OutboxState(row.from_state),
+            to_state=to_state,
+            reason=row.reason,
+            worker=row.worker,
+        )
+    ]
+
+
 def _record(row: Row[Any] | Mapping[str, Any], provider_ids: Sequence[str]) -> OutboxRecord:
     values = row._mapping if isinstance(row, Row) else row
     return OutboxRecord(
@@ -97,7 +139,7 @@ class OutboxQueries(StoreBase):
         writes nothing (inside the caller's transaction too, which stays usable).
 
         ``claim_for`` writes it claimed by that worker for ``lease`` (``sending``, one attempt
-        used, both history rows), as :meth:`claim_outbox` would: the inline first attempt of
+        used, both history entries), as :meth:`claim_outbox` would: the inline first attempt of
         ``router.send`` in one write instead of two.
         """
         if max_attempts < 1:
@@ -129,11 +171,7 @@ class OutboxQueries(StoreBase):
             .on_conflict_do_nothing(index_elements=[outbox.c.envelope_id])
             .returning(outbox.c.envelope_id)
         )
-        history = [_history(envelope.id, now, None, OutboxState.QUEUED, "enqueued")]
-        if claimed:
-            history.append(
-                _history(envelope.id, now, OutboxState.QUEUED, OutboxState.SENDING, None, claim_for)
-            )
+        history = [_created(envelope.id, now, claim_for if claimed else None)]
 
         def write(conn: Connection) -> None:
             if conn.execute(statement).first() is None:
@@ -447,17 +485,7 @@ class OutboxQueries(StoreBase):
             .order_by(outbox_history.c.id)
         )
         rows = await self._read(lambda conn: conn.execute(statement).all())
-        return [
-            HistoryEntry(
-                envelope_id=row.envelope_id,
-                at=row.at,
-                from_state=None if row.from_state is None else OutboxState(row.from_state),
-                to_state=row.to_state,
-                reason=row.reason,
-                worker=row.worker,
-            )
-            for row in rows
-        ]
+        return [entry for row in rows for entry in _entries(row)]
 
     async def count_outbox(self) -> Mapping[OutboxState, int]:
         """How many rows are in each state (every state listed, zeros included)."""
