@@ -19,11 +19,13 @@ leaves a stale lock behind.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import IO, Any, Final
 
 import attrs
+import orjson
 import portalocker
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -62,6 +64,33 @@ _EXCLUSIVE_NOW: Final = portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.
 _version_table = sa.Table(
     VERSION_TABLE, sa.MetaData(), sa.Column("version_num", sa.String(32), primary_key=True)
 )
+
+
+def dumps_json(value: Any) -> str:
+    """The JSON text the store writes for ``value`` (a JSON column).
+
+    orjson, a tenth of the standard library's cost per envelope on the send path; what it
+    cannot write (an integer wider than 64 bits) goes through :func:`json.dumps`, which also
+    gives the usual TypeError for a value that is not JSON at all.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+
+
+def loads_json(text: str | bytes) -> Any:
+    """A JSON column's value read back (orjson, :func:`json.loads` for what it refuses)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+_JSON_CODEC: Final[dict[str, Any]] = {
+    "json_serializer": dumps_json,
+    "json_deserializer": loads_json,
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -195,8 +224,8 @@ class WorkerLock:
 def create_engine(target: StoreURL) -> AsyncEngine:
     """The async engine for ``target``, with the SQLite pragmas and BEGIN handling installed."""
     if target.dialect == "postgresql":
-        return create_async_engine(target.url, pool_size=10, max_overflow=10)
-    options: dict[str, Any] = {}
+        return create_async_engine(target.url, pool_size=10, max_overflow=10, **_JSON_CODEC)
+    options: dict[str, Any] = dict(_JSON_CODEC)
     if target.memory:
         # One connection, so every user of the engine sees the same in-memory database.
         options["poolclass"] = StaticPool
@@ -217,6 +246,7 @@ def create_sync_engine(target: StoreURL) -> Engine | None:
         target.url.set(drivername="sqlite"),
         # Each connection is used by one thread at a time, never two at once.
         connect_args={"check_same_thread": False},
+        **_JSON_CODEC,
     )
     _configure_sqlite(engine, target)
     return engine
