@@ -1,11 +1,13 @@
-"""Batched writes for the send path: many sends enqueued, or settled sent, in one transaction.
+"""The send path's writes: an envelope enqueued, many sends enqueued claimed, or settled sent,
+in one transaction.
 
 A router sending at concurrency 32 would otherwise run two transactions per send, one after
 another on SQLite (one writer at a time), each paying SQLAlchemy's statement construction and
 a commit. These write a batch with a few statements whatever its size: prebuilt statements
-run as one ``executemany`` each (SQLAlchemy's "insertmanyvalues" for the inserts), one
-commit. The results are those of the one-row methods (:meth:`enqueue` with ``claim_for``,
-:meth:`settle_send` to ``sent``), item by item.
+(:class:`~omnichannel.store.prepared.Prepared`) run as one ``executemany`` each, one commit.
+The batch results are those of the one-row methods (:meth:`BatchQueries.enqueue` with
+``claim_for``, :meth:`settle_send` to ``sent``), item by item; :meth:`BatchQueries.enqueue`
+itself runs on the same statements (``router.send(wait=False)``, ``omni outbox enqueue``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnichannel.envelope import Envelope
 from omnichannel.errors import DuplicateEnvelope
@@ -137,6 +140,65 @@ class BatchQueries(OutboxQueries, StateQueries):
             )
         )
 
+    async def enqueue(
+        self,
+        envelope: Envelope,
+        *,
+        due_at: datetime,
+        max_attempts: int,
+        chain: str | None = None,
+        chain_step: int = 0,
+        now: datetime | None = None,
+        claim_for: str | None = None,
+        lease: timedelta | None = None,
+        connection: AsyncConnection | None = None,
+    ) -> OutboxRecord:
+        """Write ``envelope`` as ``queued``, due at ``due_at``.
+
+        One row per envelope id: enqueueing the same id again raises
+        :class:`~omnichannel.errors.DuplicateEnvelope` carrying the existing record, and
+        writes nothing (inside the caller's transaction too, which stays usable).
+
+        ``claim_for`` writes it claimed by that worker for ``lease`` (``sending``, one attempt
+        used, both history entries), as :meth:`claim_outbox` would: the inline first attempt of
+        ``router.send`` in one write instead of two.
+        """
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if (claim_for is None) != (lease is None):
+            raise ValueError("give claim_for and lease together")
+        now = self._now(now)
+        claimed = claim_for is not None and lease is not None
+        values: dict[str, Any] = {
+            "envelope_id": envelope.id,
+            "channel": envelope.channel,
+            "state": (OutboxState.SENDING if claimed else OutboxState.QUEUED).value,
+            "envelope": envelope.to_dict(),
+            "attempts": 1 if claimed else 0,
+            "max_attempts": max_attempts,
+            "due_at": aware(due_at, "due_at"),
+            "lease_owner": claim_for,
+            "lease_expires_at": now + lease if lease is not None else None,
+            "chain": chain,
+            "chain_step": chain_step,
+            "last_error": None,
+            "receipt": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        history = [_created(envelope.id, now, claim_for if claimed else None)]
+        prepared = self._prepared
+
+        def write(conn: Connection) -> None:
+            if prepared["outbox"].run(conn, [values]) == 0:  # the id is in the outbox already
+                existing = _record_in(conn, envelope.id)
+                assert existing is not None
+                raise DuplicateEnvelope(existing)
+            prepared["history"].run(conn, history)
+
+        await self._write(write, connection)
+        return _written_record(values, envelope)
+
     async def enqueue_claimed(
         self, sends: Sequence[ClaimedSend], *, worker: str, lease: timedelta, now: datetime
     ) -> list[OutboxRecord | DuplicateEnvelope]:
@@ -197,7 +259,7 @@ class BatchQueries(OutboxQueries, StateQueries):
                 envelope_id = send.envelope.id
                 if envelope_id in inserted and envelope_id not in written:
                     written.add(envelope_id)
-                    results.append(_claimed_record(by_id[envelope_id], send.envelope))
+                    results.append(_written_record(by_id[envelope_id], send.envelope))
                 else:
                     existing = _record_in(conn, envelope_id)
                     assert existing is not None
@@ -344,12 +406,12 @@ def _sent_row(send: SentSend, worker: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def _claimed_record(row: Mapping[str, Any], envelope: Envelope) -> OutboxRecord:
+def _written_record(row: Mapping[str, Any], envelope: Envelope) -> OutboxRecord:
     """The record of a row just written, with the envelope as given (not read back)."""
     return OutboxRecord(
         envelope_id=row["envelope_id"],
         channel=row["channel"],
-        state=OutboxState.SENDING,
+        state=OutboxState(row["state"]),
         envelope=envelope,
         attempts=row["attempts"],
         max_attempts=row["max_attempts"],

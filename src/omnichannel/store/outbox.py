@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnichannel.envelope import Envelope
-from omnichannel.errors import DuplicateEnvelope
 from omnichannel.store._base import StoreBase, aware
 from omnichannel.store.records import (
     OUTBOX_MOVES,
@@ -118,70 +117,6 @@ def _record(row: Row[Any] | Mapping[str, Any], provider_ids: Sequence[str]) -> O
 
 class OutboxQueries(StoreBase):
     """The outbox half of :class:`~omnichannel.store.Store`."""
-
-    async def enqueue(
-        self,
-        envelope: Envelope,
-        *,
-        due_at: datetime,
-        max_attempts: int,
-        chain: str | None = None,
-        chain_step: int = 0,
-        now: datetime | None = None,
-        claim_for: str | None = None,
-        lease: timedelta | None = None,
-        connection: AsyncConnection | None = None,
-    ) -> OutboxRecord:
-        """Write ``envelope`` as ``queued``, due at ``due_at``.
-
-        One row per envelope id: enqueueing the same id again raises
-        :class:`~omnichannel.errors.DuplicateEnvelope` carrying the existing record, and
-        writes nothing (inside the caller's transaction too, which stays usable).
-
-        ``claim_for`` writes it claimed by that worker for ``lease`` (``sending``, one attempt
-        used, both history entries), as :meth:`claim_outbox` would: the inline first attempt of
-        ``router.send`` in one write instead of two.
-        """
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if (claim_for is None) != (lease is None):
-            raise ValueError("give claim_for and lease together")
-        now = self._now(now)
-        claimed = claim_for is not None and lease is not None
-        values: dict[str, Any] = {
-            "envelope_id": envelope.id,
-            "channel": envelope.channel,
-            "state": (OutboxState.SENDING if claimed else OutboxState.QUEUED).value,
-            "envelope": envelope.to_dict(),
-            "attempts": 1 if claimed else 0,
-            "max_attempts": max_attempts,
-            "due_at": aware(due_at, "due_at"),
-            "lease_owner": claim_for,
-            "lease_expires_at": now + lease if lease is not None else None,
-            "chain": chain,
-            "chain_step": chain_step,
-            "last_error": None,
-            "receipt": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        statement = (
-            self._insert(outbox)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[outbox.c.envelope_id])
-            .returning(outbox.c.envelope_id)
-        )
-        history = [_created(envelope.id, now, claim_for if claimed else None)]
-
-        def write(conn: Connection) -> None:
-            if conn.execute(statement).first() is None:
-                existing = _record_in(conn, envelope.id)
-                assert existing is not None
-                raise DuplicateEnvelope(existing)
-            conn.execute(outbox_history.insert(), history)
-
-        await self._write(write, connection)
-        return _record(values, ())
 
     async def claim_outbox(
         self,
