@@ -276,6 +276,34 @@ async def test_a_send_whose_worker_died_ends_unknown_then_reconcile_settles_it(
     assert [envelope.id for envelope in sms.sent] == [absent.id]
 
 
+async def test_a_busy_worker_sweeps_expired_leases_once_a_sweep_interval(
+    store: Store, clock: Clock
+) -> None:
+    blind = Capabilities(address_kind="phone", statuses={"accepted"})  # no reconcile
+    router = _router(store, clock, FakeAdapter(channel="sms", capabilities=blind))
+    worker = Worker(router)
+    sweeps: list[object] = []
+    expire = store.expire_leases
+
+    async def counted(**options: Any) -> Any:
+        sweeps.append(options["now"])
+        return await expire(**options)
+
+    store.expire_leases = counted  # type: ignore[method-assign]
+    await worker.run_once()
+    await worker.run_once()  # the same instant: no second sweep
+    assert len(sweeps) == 1
+    envelope = make_envelope(channel="sms", to=CUSTOMER)
+    await store.enqueue(
+        envelope, due_at=clock.now, max_attempts=5, claim_for="gone", lease=timedelta(minutes=2)
+    )
+    clock.advance(timedelta(minutes=3))  # the holder's lease ran out meanwhile
+    done = await worker.run_once()
+    assert len(sweeps) == 2
+    assert done.settled == 1
+    assert await _history(store, envelope.id) == ["queued", "sending", "unknown"]
+
+
 async def test_an_unknown_send_stays_unknown_where_the_adapter_cannot_look_up(
     store: Store, clock: Clock
 ) -> None:

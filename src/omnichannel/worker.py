@@ -8,10 +8,10 @@ worker process serves a file (the store's lock says so). A worker:
 * claims due outbox rows and sends them (up to ``concurrency`` at once), settling each;
 * claims due inbox events and runs their handlers;
 * claims due timers (a failover chain's deadline) and fires them;
-* renews the leases it holds (the heartbeat), and settles rows whose holder died: a send
-  left ``sending`` ends ``unknown`` and is reconciled with the provider where the adapter can
-  look messages up; an event left ``handling`` is handled again (completed handlers are not
-  run twice);
+* renews the leases it holds (the heartbeat), and, at most once a second, settles rows
+  whose holder died: a send left ``sending`` ends ``unknown`` and is reconciled with the
+  provider where the adapter can look messages up; an event left ``handling`` is handled
+  again (completed handlers are not run twice);
 * polls the pull channels, with their cursors in the store;
 * between passes, sleeps until a wake-up (NOTIFY on PostgreSQL, in-process on SQLite) or
   ``idle_interval``, whichever comes first; a missed notification costs at most that long.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 import anyio
@@ -43,6 +44,8 @@ logger = logging.getLogger("omnichannel.worker")
 DEFAULT_BATCH: Final = 32
 DEFAULT_CONCURRENCY: Final = 8
 DEFAULT_IDLE_INTERVAL: Final = 1.0
+SWEEP_INTERVAL: Final = timedelta(seconds=1)
+"""How often a pass looks for expired leases (a pass sooner after the last skips it)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -91,6 +94,7 @@ class Worker:
         self.poll = poll
         self._stopping = anyio.Event()
         self._in_flight = 0
+        self._swept_at: datetime | None = None
 
     async def _store(self) -> Store:
         store = await self.router.durable_store()
@@ -121,15 +125,21 @@ class Worker:
         worker = self.router.worker_id
         lease = outbox.policy.lease
         now = self.router.clock()
-        expired = await store.expire_leases(now=now)
-        for record in expired:
-            logger.warning(
-                "%s was left sending by %s, whose lease expired: it is unknown now",
-                record.envelope_id,
-                record.lease_owner or "a worker",
-            )
-            await outbox.reconcile_unknown(record)
-        put_back = await store.expire_inbox_leases(now=now)
+        expired: list[OutboxRecord] = []
+        put_back = 0
+        # The sweep for dead holders' leases, at most once a SWEEP_INTERVAL: under load the
+        # passes follow each other closely, and a lease outlives many of them.
+        if self._swept_at is None or now - self._swept_at >= SWEEP_INTERVAL:
+            self._swept_at = now
+            expired = await store.expire_leases(now=now)
+            for record in expired:
+                logger.warning(
+                    "%s was left sending by %s, whose lease expired: it is unknown now",
+                    record.envelope_id,
+                    record.lease_owner or "a worker",
+                )
+                await outbox.reconcile_unknown(record)
+            put_back = await store.expire_inbox_leases(now=now)
         if self._stopping.is_set():
             return WorkerPass(settled=len(expired) + put_back)
 
