@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import anyio.lowlevel
 import pytest
 import sqlalchemy as sa
 
@@ -274,6 +275,31 @@ async def test_a_send_whose_worker_died_ends_unknown_then_reconcile_settles_it(
         "queued", "sending", "unknown", "queued", "sending", "sent",
     ]  # fmt: skip
     assert [envelope.id for envelope in sms.sent] == [absent.id]
+
+
+async def test_a_worker_pass_runs_at_most_its_concurrency_of_sends_at_once(
+    store: Store, clock: Clock
+) -> None:
+    running: list[str] = []
+    most = 0
+
+    async def provider(envelope: Any) -> str:
+        nonlocal most
+        running.append(envelope.id)
+        most = max(most, len(running))
+        await anyio.lowlevel.checkpoint()  # the others get their turn meanwhile
+        running.remove(envelope.id)
+        return f"SM-{envelope.id}"
+
+    sms = FakeAdapter(provider, channel="sms", capabilities=PHONE)
+    router = _router(store, clock, sms)
+    for _ in range(5):
+        await router.send(make_envelope(channel="sms", to=CUSTOMER), wait=False)
+    worker = Worker(router, concurrency=2, batch=10)
+    passes = [(await worker.run_once()).sent for _ in range(4)]
+    assert passes == [2, 2, 1, 0]
+    assert most == 2
+    assert len(sms.sent) == 5
 
 
 async def test_a_busy_worker_sweeps_expired_leases_once_a_sweep_interval(

@@ -143,20 +143,19 @@ class Worker:
         if self._stopping.is_set():
             return WorkerPass(settled=len(expired) + put_back)
 
-        # Only as many sends as run at once: a claimed row that never started would end
-        # unknown too if this process died, though it never reached the provider.
+        # Only as many sends as run at once (so all of them start now, with no limiter): a
+        # claimed row that never started would end unknown too if this process died, though
+        # it never reached the provider.
         sends = await store.claim_outbox(
             worker=worker, now=now, lease=lease, limit=min(self.batch, self.concurrency)
         )
-        limiter = anyio.CapacityLimiter(self.concurrency)
 
         async def attempt(record: OutboxRecord) -> None:
-            async with limiter:
-                self._in_flight += 1
-                try:
-                    await outbox.attempt(record, inline=False)
-                finally:
-                    self._in_flight -= 1
+            self._in_flight += 1
+            try:
+                await outbox.attempt(record, inline=False)
+            finally:
+                self._in_flight -= 1
 
         # Shielded: a stop or a cancel lets claimed sends finish and be settled.
         with anyio.CancelScope(shield=True):
