@@ -136,32 +136,45 @@ class InboxQueries(StoreBase):
 
         return write
 
+    @cached_property
+    def _inbox_claim(self) -> sa.Update:
+        """The claim statement, built once per store (constructing it, and SQLAlchemy's cache
+        key for it, cost more than running it)."""
+        when = inbox.c.due_at.type
+        chosen = self._locking(
+            sa.select(inbox.c.id)
+            .where(
+                inbox.c.state == InboxState.PENDING.value,
+                inbox.c.due_at <= sa.bindparam("now", type_=when),
+            )
+            .order_by(inbox.c.due_at, inbox.c.id)
+            .limit(sa.bindparam("limit", type_=sa.Integer())),
+            skip_locked=True,
+        ).cte("picked")
+        return (
+            sa.update(inbox)
+            .where(inbox.c.id.in_(sa.select(chosen.c.id)))
+            .values(
+                state=InboxState.HANDLING.value,
+                lease_owner=sa.bindparam("worker"),
+                lease_expires_at=sa.bindparam("expires", type_=when),
+                attempts=inbox.c.attempts + 1,
+                updated_at=sa.bindparam("now", type_=when),
+            )
+            .returning(*inbox.c)
+        )
+
     async def claim_inbox(
         self, *, worker: str, now: datetime, lease: timedelta, limit: int
     ) -> list[InboxRecord]:
         """Claim up to ``limit`` due ``pending`` events, oldest due first: each moves to
         ``handling`` under ``worker``'s lease until ``now + lease``, one more attempt."""
         now = aware(now, "now")
-        chosen = self._locking(
-            sa.select(inbox.c.id)
-            .where(inbox.c.state == InboxState.PENDING.value, inbox.c.due_at <= now)
-            .order_by(inbox.c.due_at, inbox.c.id)
-            .limit(limit),
-            skip_locked=True,
-        ).cte("picked")
-        claim = (
-            sa.update(inbox)
-            .where(inbox.c.id.in_(sa.select(chosen.c.id)))
-            .values(
-                state=InboxState.HANDLING.value,
-                lease_owner=worker,
-                lease_expires_at=now + lease,
-                attempts=inbox.c.attempts + 1,
-                updated_at=now,
-            )
-            .returning(*inbox.c)
+        claim = self._inbox_claim
+        parameters = {"now": now, "worker": worker, "expires": now + lease, "limit": limit}
+        records = await self._write(
+            lambda conn: inbox_records(conn, conn.execute(claim, parameters).all())
         )
-        records = await self._write(lambda conn: inbox_records(conn, conn.execute(claim).all()))
         return sorted(records, key=lambda record: (record.due_at, record.id))
 
     async def handler_done(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -118,6 +119,38 @@ def _record(row: Row[Any] | Mapping[str, Any], provider_ids: Sequence[str]) -> O
 class OutboxQueries(StoreBase):
     """The outbox half of :class:`~omnichannel.store.Store`."""
 
+    @cached_property
+    def _claims(self) -> dict[bool, sa.Update]:
+        """The claim statement, built once per store (constructing it, and SQLAlchemy's cache
+        key for it, cost more than running it); ``True``: the one of a given envelope id."""
+        statements: dict[bool, sa.Update] = {}
+        for one in (False, True):
+            picked = sa.select(outbox.c.envelope_id).where(
+                outbox.c.state == OutboxState.QUEUED.value,
+                outbox.c.due_at <= sa.bindparam("now", type_=outbox.c.due_at.type),
+            )
+            if one:
+                picked = picked.where(outbox.c.envelope_id == sa.bindparam("b_envelope_id"))
+            chosen = self._locking(
+                picked.order_by(outbox.c.due_at, outbox.c.envelope_id).limit(
+                    sa.bindparam("limit", type_=sa.Integer())
+                ),
+                skip_locked=True,
+            ).cte("picked")
+            statements[one] = (
+                sa.update(outbox)
+                .where(outbox.c.envelope_id.in_(sa.select(chosen.c.envelope_id)))
+                .values(
+                    state=OutboxState.SENDING.value,
+                    lease_owner=sa.bindparam("worker"),
+                    lease_expires_at=sa.bindparam("expires", type_=outbox.c.due_at.type),
+                    attempts=outbox.c.attempts + 1,
+                    updated_at=sa.bindparam("now", type_=outbox.c.due_at.type),
+                )
+                .returning(*outbox.c)
+            )
+        return statements
+
     async def claim_outbox(
         self,
         *,
@@ -134,29 +167,17 @@ class OutboxQueries(StoreBase):
         (the inline first attempt of ``router.send``).
         """
         now = aware(now, "now")
-        picked = sa.select(outbox.c.envelope_id).where(
-            outbox.c.state == OutboxState.QUEUED.value, outbox.c.due_at <= now
-        )
-        if envelope_id is not None:
-            picked = picked.where(outbox.c.envelope_id == envelope_id)
-        chosen = self._locking(
-            picked.order_by(outbox.c.due_at, outbox.c.envelope_id).limit(limit), skip_locked=True
-        ).cte("picked")
-        claim = (
-            sa.update(outbox)
-            .where(outbox.c.envelope_id.in_(sa.select(chosen.c.envelope_id)))
-            .values(
-                state=OutboxState.SENDING.value,
-                lease_owner=worker,
-                lease_expires_at=now + lease,
-                attempts=outbox.c.attempts + 1,
-                updated_at=now,
-            )
-            .returning(*outbox.c)
-        )
+        claim = self._claims[envelope_id is not None]
+        parameters = {
+            "now": now,
+            "worker": worker,
+            "expires": now + lease,
+            "limit": limit,
+            "b_envelope_id": envelope_id,
+        }
 
         def write(conn: Connection) -> list[OutboxRecord]:
-            rows = conn.execute(claim).all()
+            rows = conn.execute(claim, parameters).all()
             if not rows:
                 return []
             conn.execute(

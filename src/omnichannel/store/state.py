@@ -392,13 +392,12 @@ class StateQueries(StoreBase):
         statement = statement.on_conflict_do_update(index_elements=[timers.c.key], set_=values)
         await self._write(lambda conn: conn.execute(statement), connection)
 
-    async def claim_timers(
-        self, *, worker: str, now: datetime, lease: timedelta, limit: int
-    ) -> list[TimerRecord]:
-        """Claim up to ``limit`` due timers no live lease holds, earliest first, for
-        ``worker`` until ``now + lease``. A timer whose holder died is claimed again once its
-        lease expires; delete it when done."""
-        now = aware(now, "now")
+    @cached_property
+    def _timer_claim(self) -> sa.Update:
+        """The claim statement, built once per store (constructing it, and SQLAlchemy's cache
+        key for it, cost more than running it)."""
+        when = timers.c.due_at.type
+        now = sa.bindparam("now", type_=when)
         chosen = self._locking(
             sa.select(timers.c.key)
             .where(
@@ -406,16 +405,30 @@ class StateQueries(StoreBase):
                 sa.or_(timers.c.lease_expires_at.is_(None), timers.c.lease_expires_at < now),
             )
             .order_by(timers.c.due_at, timers.c.key)
-            .limit(limit),
+            .limit(sa.bindparam("limit", type_=sa.Integer())),
             skip_locked=True,
         ).cte("picked")
-        claim = (
+        return (
             sa.update(timers)
             .where(timers.c.key.in_(sa.select(chosen.c.key)))
-            .values(lease_owner=worker, lease_expires_at=now + lease, updated_at=now)
+            .values(
+                lease_owner=sa.bindparam("worker"),
+                lease_expires_at=sa.bindparam("expires", type_=when),
+                updated_at=now,
+            )
             .returning(*timers.c)
         )
-        rows = await self._write(lambda conn: conn.execute(claim).all())
+
+    async def claim_timers(
+        self, *, worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[TimerRecord]:
+        """Claim up to ``limit`` due timers no live lease holds, earliest first, for
+        ``worker`` until ``now + lease``. A timer whose holder died is claimed again once its
+        lease expires; delete it when done."""
+        now = aware(now, "now")
+        claim = self._timer_claim
+        parameters = {"now": now, "worker": worker, "expires": now + lease, "limit": limit}
+        rows = await self._write(lambda conn: conn.execute(claim, parameters).all())
         records = [_timer(row) for row in rows]
         return sorted(records, key=lambda record: (record.due_at, record.key))
 
