@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from omnichannel.envelope import Envelope
 from omnichannel.errors import StoreError
 from omnichannel.store import Store
 from omnichannel.store.batches import ClaimedSend
@@ -44,7 +45,8 @@ async def test_a_refused_batch_is_a_store_error_and_leaves_nothing(store: Store)
     assert await store.outbox_record(envelope.id) is None  # the claim was rolled back
 
 
-async def test_a_claimed_row_reads_back_with_no_receipt_error_or_chain(store: Store) -> None:
+async def _written_claimed(store: Store) -> Envelope:
+    """An envelope written to the outbox already claimed by worker w-1 (the send path)."""
     envelope = make_envelope()
     now = store.clock()
     await store.enqueue_claimed(
@@ -53,6 +55,11 @@ async def test_a_claimed_row_reads_back_with_no_receipt_error_or_chain(store: St
         lease=timedelta(seconds=30),
         now=now,
     )
+    return envelope
+
+
+async def test_a_claimed_row_reads_back_with_no_receipt_error_or_chain(store: Store) -> None:
+    envelope = await _written_claimed(store)
     record = await store.outbox_record(envelope.id)
     assert record is not None
     assert (record.receipt, record.last_error, record.chain) == (None, None, None)
@@ -62,14 +69,7 @@ async def test_a_claimed_row_reads_back_with_no_receipt_error_or_chain(store: St
 async def test_a_row_written_claimed_reads_back_as_two_moves_from_one_history_row(
     store: Store,
 ) -> None:
-    envelope = make_envelope()
-    now = store.clock()
-    await store.enqueue_claimed(
-        [ClaimedSend(envelope=envelope, due_at=now, max_attempts=3)],
-        worker="w-1",
-        lease=timedelta(seconds=30),
-        now=now,
-    )
+    envelope = await _written_claimed(store)
     moves = [
         (entry.from_state, entry.to_state, entry.reason, entry.worker)
         for entry in await store.history(envelope.id)
