@@ -45,6 +45,20 @@ async def test_a_refused_batch_is_a_store_error_and_leaves_nothing(store: Store)
     assert await store.outbox_record(envelope.id) is None  # the claim was rolled back
 
 
+CLAIMED_BY_W1 = [
+    (None, "queued", "enqueued", None),
+    (OutboxState.QUEUED, "sending", None, "w-1"),
+]
+"""A row's history once enqueued and claimed by w-1: (from, to, reason, worker)."""
+
+
+async def _moves(store: Store, envelope_id: str) -> list[tuple[object, ...]]:
+    return [
+        (entry.from_state, entry.to_state, entry.reason, entry.worker)
+        for entry in await store.history(envelope_id)
+    ]
+
+
 async def _written_claimed(store: Store) -> Envelope:
     """An envelope written to the outbox already claimed by worker w-1 (the send path)."""
     envelope = make_envelope()
@@ -70,14 +84,7 @@ async def test_a_row_written_claimed_reads_back_as_two_moves_from_one_history_ro
     store: Store,
 ) -> None:
     envelope = await _written_claimed(store)
-    moves = [
-        (entry.from_state, entry.to_state, entry.reason, entry.worker)
-        for entry in await store.history(envelope.id)
-    ]
-    assert moves == [
-        (None, "queued", "enqueued", None),
-        (OutboxState.QUEUED, "sending", None, "w-1"),
-    ]
+    assert await _moves(store, envelope.id) == CLAIMED_BY_W1
     stored = await store._read(
         lambda conn: conn.execute(
             sa.select(sa.func.count()).where(outbox_history.c.envelope_id == envelope.id)
@@ -95,11 +102,4 @@ async def test_a_history_written_as_two_rows_reads_the_same(store: Store) -> Non
         worker="w-1", now=now, lease=timedelta(seconds=30), limit=1, envelope_id=envelope.id
     )
     assert [record.envelope_id for record in claimed] == [envelope.id]
-    moves = [
-        (entry.from_state, entry.to_state, entry.reason, entry.worker)
-        for entry in await store.history(envelope.id)
-    ]
-    assert moves == [
-        (None, "queued", "enqueued", None),
-        (OutboxState.QUEUED, "sending", None, "w-1"),
-    ]
+    assert await _moves(store, envelope.id) == CLAIMED_BY_W1
