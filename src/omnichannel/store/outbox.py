@@ -62,36 +62,26 @@ def _created(envelope_id: str, at: datetime, claimed_by: str | None) -> dict[str
 
 def _entries(row: Row[Any]) -> list[HistoryEntry]:
     """The moves one history row records (two for a row created claimed: see _created)."""
-    to_state = row.to_state
-    if row.from_state is None and to_state == OutboxState.SENDING.value:
-        return [
-            HistoryEntry(
-                envelope_id=row.envelope_id,
-                at=row.at,
-                from_state=None,
-                to_state=OutboxState.QUEUED.value,
-                reason=row.reason,
-                worker=None,
-            ),
-            HistoryEntry(
-                envelope_id=row.envelope_id,
-                at=row.at,
-                from_state=OutboxState.QUEUED,
-                to_state=to_state,
-                reason=None,
-                worker=row.worker,
-            ),
-        ]
-    return [
-        HistoryEntry(
+
+    def entry(
+        from_state: OutboxState | None, to_state: str, reason: str | None, worker: str | None
+    ) -> HistoryEntry:
+        return HistoryEntry(
             envelope_id=row.envelope_id,
             at=row.at,
-            from_state=None if row.from_state is None else OutboxState(row.from_state),
+            from_state=from_state,
             to_state=to_state,
-            reason=row.reason,
-            worker=row.worker,
+            reason=reason,
+            worker=worker,
         )
-    ]
+
+    if row.from_state is None and row.to_state == OutboxState.SENDING.value:
+        return [
+            entry(None, OutboxState.QUEUED.value, row.reason, None),
+            entry(OutboxState.QUEUED, row.to_state, None, row.worker),
+        ]
+    from_state = None if row.from_state is None else OutboxState(row.from_state)
+    return [entry(from_state, row.to_state, row.reason, row.worker)]
 
 
 def _record(row: Row[Any] | Mapping[str, Any], provider_ids: Sequence[str]) -> OutboxRecord:
