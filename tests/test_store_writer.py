@@ -4,7 +4,10 @@ caller's; a cancelled caller's transaction still ends before the caller does."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
+import signal
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -131,3 +134,36 @@ async def test_a_database_locked_by_another_writer_is_a_store_error(
         finally:
             other.close()
         assert await _values(store) == {"later": "1"}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the platform has no fork")
+def test_a_process_forked_after_writes_writes_on_a_thread_of_its_own(tmp_path: Path) -> None:
+    """A pre-forking server opens the store, writes, forks: the child's writes must not wait
+    for the parent's writer thread, which does not exist in the child."""
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+
+    async def open_and_write(key: str) -> Store:
+        store = await Store.open(url, create=True, worker=False)
+        await store._write(lambda conn: conn.execute(_put(key, "1")))
+        return store
+
+    async def write(store: Store, key: str) -> None:
+        await store._write(lambda conn: conn.execute(_put(key, "1")))
+
+    store = asyncio.run(open_and_write("parent"))
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child, which reports by exit code
+            code = 1
+            signal.alarm(20)  # a child stuck on the parent's thread dies, and the test fails
+            try:
+                asyncio.run(write(store, "child"))
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        asyncio.run(write(store, "parent-again"))  # the parent's thread still serves it
+        assert set(asyncio.run(_values(store))) == {"parent", "child", "parent-again"}
+    finally:
+        asyncio.run(store.close())

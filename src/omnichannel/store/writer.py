@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -40,7 +42,9 @@ class SQLiteWriter:
     """Runs units of work, each in a transaction of its own (committed when it returns, rolled
     back when it raises), on one thread with one connection of ``engine``.
 
-    The thread starts with the first write and ends with :meth:`close`.
+    The thread starts with the first write and ends with :meth:`close`. A process forked
+    after writes (a pre-forking server) starts a thread and a connection of its own: neither
+    the parent's thread nor its connection exists in the child.
     """
 
     def __init__(self, engine: Engine, *, name: str = "omnichannel-store-writer") -> None:
@@ -49,6 +53,15 @@ class SQLiteWriter:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        _WRITERS.add(self)
+
+    def _forget_parent(self) -> None:
+        """In a forked child: the parent's thread and queue are not ours."""
+        self._jobs = queue.SimpleQueue()
+        self._thread = None
+        self._start_lock = threading.Lock()
+        # The pool's connections were opened by the parent: leave them to it, open new ones.
+        self._engine.dispose(close=False)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a transaction of its own and return what it returned.
@@ -104,3 +117,15 @@ class SQLiteWriter:
             return
         self._jobs.put(None)
         thread.join()
+
+
+_WRITERS: weakref.WeakSet[SQLiteWriter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_WRITERS):
+        writer._forget_parent()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
