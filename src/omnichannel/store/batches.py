@@ -282,7 +282,6 @@ class BatchQueries(OutboxQueries, StateQueries):
     ) -> Callable[[Connection], list[bool]]:
         now = aware(now, "now")
         prepared = self._prepared
-        held = {"ids": [send.envelope_id for send in sends], "worker": worker}
         sqlite = self.dialect == "sqlite"
 
         def write(conn: Connection) -> list[bool]:
@@ -293,6 +292,7 @@ class BatchQueries(OutboxQueries, StateQueries):
                 owned = [send for send, count in zip(sends, counts, strict=True) if count == 1]
             else:
                 # PostgreSQL: the lookup locks the held rows, and one executemany settles them.
+                held = {"ids": [send.envelope_id for send in sends], "worker": worker}
                 owned_ids = set(conn.execute(self._held_by, held).scalars())
                 owned = [send for send in sends if send.envelope_id in owned_ids]
                 if owned:
