@@ -237,6 +237,29 @@ def print_table(title: str, figures: Mapping[str, Summary], baseline: str, unit:
     print(f"  (ratios against {baseline}: wall = rate / its rate, CPU = its CPU / CPU)")
 
 
+def paired_ratios(results: Mapping[str, Sequence[Sample]], baseline: str) -> dict[str, list[float]]:
+    """Every variant's rate over the baseline's in the same round, round by round (the rounds
+    of :func:`interleaved`): a drift of the machine's speed between rounds cancels out of
+    each ratio, where it moves the ratio of two medians."""
+    base = results[baseline]
+    return {
+        name: [ours.rate / theirs.rate for ours, theirs in zip(samples, base, strict=True)]
+        for name, samples in results.items()
+        if name != baseline
+    }
+
+
+def print_paired(results: Mapping[str, Sequence[Sample]], baseline: str) -> None:
+    """Under a :func:`print_table`: each variant's per-round ratios to ``baseline``, their
+    median and their spread (a wide one says the host was noisy)."""
+    for name, ratios in paired_ratios(results, baseline).items():
+        rounds = " ".join(f"{ratio:.2f}" for ratio in ratios)
+        print(
+            f"  {name}: per round {rounds}; median {statistics.median(ratios):.2f}x "
+            f"({min(ratios):.2f}x-{max(ratios):.2f}x)"
+        )
+
+
 def ratio_line(name: str, ours: Summary, theirs: Summary, goal: float | None = None) -> str:
     """``ours`` against ``theirs`` by rate and by CPU, with the goal when there is one."""
     wall = ours.rate / theirs.rate

@@ -28,6 +28,7 @@ from _harness import (
     interleaved,
     local_server,
     pin_client,
+    print_paired,
     print_table,
     summaries,
 )
@@ -187,12 +188,14 @@ def main() -> None:
             if postgres is not None:
                 sends["PostgreSQL"] = lambda c=c: asyncio.run(_sends(url, n, c, postgres))
             print()
+            rounds = interleaved(sends, args.rounds)
             print_table(
                 f"router.send, concurrency {c}, median of {args.rounds} interleaved rounds",
-                summaries(interleaved(sends, args.rounds)),
+                summaries(rounds),
                 "in memory",
                 "msg",
             )
+            print_paired(rounds, "in memory")
         drained: dict[str, Callable[[], Sample]] = {
             "in memory (router.send)": lambda: asyncio.run(_sends(url, n, 32, None)),
             "SQLite file, 1 worker": lambda: asyncio.run(_worker_sends(url, n, 1, None)),
@@ -202,12 +205,14 @@ def main() -> None:
             drained["PostgreSQL, 1 worker"] = lambda: asyncio.run(_worker_sends(url, n, 1, pg))
             drained["PostgreSQL, 4 workers"] = lambda: asyncio.run(_worker_sends(url, n, 4, pg))
         print()
+        rounds = interleaved(drained, args.rounds)
         print_table(
             "queued sends drained by workers (concurrency 32 each)",
-            summaries(interleaved(drained, args.rounds)),
+            summaries(rounds),
             "in memory (router.send)",
             "msg",
         )
+        print_paired(rounds, "in memory (router.send)")
     hooks: dict[str, Callable[[], Sample]] = {
         "in memory": lambda: asyncio.run(_webhooks(n, None)),
         "inbox, SQLite file": lambda: asyncio.run(_webhooks(n, _sqlite_store)),
@@ -215,12 +220,14 @@ def main() -> None:
     if postgres is not None:
         hooks["inbox, PostgreSQL"] = lambda: asyncio.run(_webhooks(n, postgres))
     print()
+    rounds = interleaved(hooks, args.rounds)
     print_table(
         "handle_webhook, one at a time (written, then handled)",
-        summaries(interleaved(hooks, args.rounds)),
+        summaries(rounds),
         "in memory",
         "webhook",
     )
+    print_paired(rounds, "in memory")
 
 
 if __name__ == "__main__":
