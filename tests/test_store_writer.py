@@ -106,6 +106,35 @@ async def test_a_cancelled_caller_waits_for_its_transaction_to_end(file_store: S
     assert await _values(file_store) == {"slow": "1"}
 
 
+async def test_closing_lets_the_loop_run_while_the_transaction_in_flight_ends(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    store = await Store.open(url, create=True)
+    assert store._writer is not None
+    started, release = threading.Event(), threading.Event()
+    released: list[bool] = []
+
+    def slow(conn: Connection) -> None:
+        conn.execute(_put("slow", "1"))
+        started.set()
+        # True when this test set it; False when the wait ran out because close() held the
+        # event loop (joining the thread) so that this test could not.
+        released.append(release.wait(5))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(store._write, slow)
+        await anyio.to_thread.run_sync(started.wait, 5)
+        group.start_soon(store.close)
+        while store._writer._thread is not None:  # close() has asked the thread to end
+            await anyio.lowlevel.checkpoint()
+        release.set()
+    assert released == [True]
+    # close() returned after the transaction committed.
+    async with await Store.open(url) as again:
+        assert await _values(again) == {"slow": "1"}
+
+
 async def test_a_store_reopened_after_close_writes_again(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'o.db'}"
     store = await Store.open(url, create=True)

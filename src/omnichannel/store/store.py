@@ -311,7 +311,7 @@ class Store(BatchQueries, InboxQueries, WakeupQueries):
         """Close the connections and let the worker lock go."""
         await self.engine.dispose()
         if self._writer is not None:
-            self._writer.close()
+            await self._writer.aclose()
         if self._sync_engine is not None:
             self._sync_engine.dispose()
         if self._worker_lock is not None:

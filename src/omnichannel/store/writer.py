@@ -112,11 +112,23 @@ class SQLiteWriter:
 
     def close(self) -> None:
         """Finish the queued work, close the connection and end the thread."""
+        thread = self._stop()
+        if thread is not None:
+            thread.join()
+
+    async def aclose(self) -> None:
+        """:meth:`close` from an event loop: the loop goes on while the thread finishes the
+        work queued (a transaction in flight may take milliseconds, or the busy timeout)."""
+        thread = self._stop()
+        if thread is not None:
+            await anyio.to_thread.run_sync(thread.join)
+
+    def _stop(self) -> threading.Thread | None:
+        """Ask the thread to end after the work queued; the thread, to wait for."""
         thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._jobs.put(None)
-        thread.join()
+        if thread is not None:
+            self._jobs.put(None)
+        return thread
 
 
 _WRITERS: weakref.WeakSet[SQLiteWriter] = weakref.WeakSet()
