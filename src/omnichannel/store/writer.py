@@ -42,9 +42,9 @@ class SQLiteWriter:
     """Runs units of work, each in a transaction of its own (committed when it returns, rolled
     back when it raises), on one thread with one connection of ``engine``.
 
-    The thread starts with the first write and ends with :meth:`close`. A process forked
-    after writes (a pre-forking server) starts a thread and a connection of its own: neither
-    the parent's thread nor its connection exists in the child.
+    The thread starts with the first write and ends with :meth:`aclose` (:meth:`close` without
+    an event loop). A process forked after writes (a pre-forking server) starts a thread and a
+    connection of its own: neither the parent's thread nor its connection exists in the child.
     """
 
     def __init__(self, engine: Engine, *, name: str = "omnichannel-store-writer") -> None:
