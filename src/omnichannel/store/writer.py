@@ -42,9 +42,9 @@ class SQLiteWriter:
     """Runs units of work, each in a transaction of its own (committed when it returns, rolled
     back when it raises), on one thread with one connection of ``engine``.
 
-    The thread starts with the first write and ends with :meth:`aclose` (:meth:`close` without
-    an event loop). A process forked after writes (a pre-forking server) starts a thread and a
-    connection of its own: neither the parent's thread nor its connection exists in the child.
+    The thread starts with the first write and ends with :meth:`aclose`. A process forked after
+    writes (a pre-forking server) starts a thread and a connection of its own: neither the
+    parent's thread nor its connection exists in the child.
     """
 
     def __init__(self, engine: Engine, *, name: str = "omnichannel-store-writer") -> None:
@@ -110,25 +110,14 @@ class SQLiteWriter:
             if connection is not None:
                 connection.close()
 
-    def close(self) -> None:
-        """Finish the queued work, close the connection and end the thread."""
-        thread = self._stop()
-        if thread is not None:
-            thread.join()
-
     async def aclose(self) -> None:
-        """:meth:`close` from an event loop: the loop goes on while the thread finishes the
-        work queued (a transaction in flight may take milliseconds, or the busy timeout)."""
-        thread = self._stop()
-        if thread is not None:
-            await anyio.to_thread.run_sync(thread.join)
-
-    def _stop(self) -> threading.Thread | None:
-        """Ask the thread to end after the work queued; the thread, to wait for."""
+        """Finish the queued work, close the connection and end the thread. The event loop goes
+        on meanwhile (a transaction in flight may take milliseconds, or the busy timeout)."""
         thread, self._thread = self._thread, None
-        if thread is not None:
-            self._jobs.put(None)
-        return thread
+        if thread is None:
+            return
+        self._jobs.put(None)
+        await anyio.to_thread.run_sync(thread.join)
 
 
 _WRITERS: weakref.WeakSet[SQLiteWriter] = weakref.WeakSet()
