@@ -5,6 +5,7 @@ caller's; a cancelled caller's transaction still ends before the caller does."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import signal
@@ -16,11 +17,13 @@ from pathlib import Path
 
 import anyio
 import anyio.lowlevel
+import attrs
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 import omnichannel.store.engine as store_engine
+import omnichannel.store.writer as store_writer
 from omnichannel.errors import StoreError
 from omnichannel.store import Store
 from omnichannel.store.schema import cursors
@@ -79,31 +82,65 @@ async def test_a_failed_write_rolls_back_and_the_next_one_runs(file_store: Store
     assert await _values(file_store) == {"after": "2"}
 
 
-async def test_a_cancelled_caller_waits_for_its_transaction_to_end(file_store: Store) -> None:
+def _committed(path: Path) -> dict[str, str]:
+    """The cursors committed to the file, read past the store (and its event loop)."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        return dict(connection.execute("SELECT key, cursor FROM omnichannel_cursors"))
+
+
+async def test_a_cancelled_caller_is_cancelled_once_its_transaction_ended(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "o.db"
     started, release = threading.Event(), threading.Event()
-    returned = False
+    seen_when_cancelled: list[dict[str, str]] = []
 
     def slow(conn: Connection) -> None:
         conn.execute(_put("slow", "1"))
         started.set()
         release.wait(5)
 
-    with anyio.CancelScope() as scope:
+    async with await Store.open(f"sqlite:///{path}", create=True) as store:
+        with anyio.CancelScope() as scope:
 
-        async def cancel_when_started() -> None:
-            await anyio.to_thread.run_sync(started.wait, 5)
-            scope.cancel()
-            release.set()
+            async def cancel_when_started() -> None:
+                await anyio.to_thread.run_sync(started.wait, 5)
+                scope.cancel()
+                release.set()
 
-        async with anyio.create_task_group() as group:
-            group.start_soon(cancel_when_started)
-            await file_store._write(slow)
-            returned = True
-            await anyio.lowlevel.checkpoint()  # where the cancellation is delivered
-    assert returned
-    assert scope.cancelled_caught
-    # The caller came back only after the commit: the row is there.
-    assert await _values(file_store) == {"slow": "1"}
+            async with anyio.create_task_group() as group:
+                group.start_soon(cancel_when_started)
+                try:
+                    await store._write(slow)
+                except anyio.get_cancelled_exc_class():
+                    seen_when_cancelled.append(_committed(path))
+                    raise
+        assert scope.cancelled_caught
+    # The cancellation reached the caller only after the commit: the row was there.
+    assert seen_when_cancelled == [{"slow": "1"}]
+
+
+async def test_a_task_cancelled_by_asyncio_waits_for_its_transaction_too(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "o.db"
+    started, release = threading.Event(), threading.Event()
+
+    def slow(conn: Connection) -> None:
+        conn.execute(_put("slow", "1"))
+        started.set()
+        release.wait(5)
+
+    async with await Store.open(f"sqlite:///{path}", create=True) as store:
+        task = asyncio.ensure_future(store._write(slow))
+        await anyio.to_thread.run_sync(started.wait, 5)
+        task.cancel()  # as asyncio.timeout() does
+        await anyio.lowlevel.checkpoint()
+        assert not task.done()  # still waiting for the transaction
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert _committed(path) == {"slow": "1"}
 
 
 async def test_closing_lets_the_loop_run_while_the_transaction_in_flight_ends(
@@ -196,3 +233,109 @@ def test_a_process_forked_after_writes_writes_on_a_thread_of_its_own(tmp_path: P
         assert set(asyncio.run(_values(store))) == {"parent", "child", "parent-again"}
     finally:
         asyncio.run(store.close())
+
+
+async def test_work_on_the_drivers_cursor_commits_and_rolls_back_as_core_work_does(
+    file_store: Store,
+) -> None:
+    insert = "INSERT INTO omnichannel_cursors (key, cursor, updated_at) VALUES (?, ?, ?)"
+
+    def on_driver(conn: Connection, key: str, *, fail: bool) -> None:
+        cursor = conn.connection.cursor()
+        cursor.execute(insert, (key, "1", "2026-12-03 06:30:00.000000"))
+        cursor.close()
+        if fail:
+            raise LookupError("after the insert")
+
+    with pytest.raises(LookupError):
+        await file_store._write(functools.partial(on_driver, key="undone", fail=True))
+    await file_store._write(functools.partial(on_driver, key="kept", fail=False))
+    assert await _values(file_store) == {"kept": "1"}
+
+
+async def test_the_writers_own_commits_checkpoint_nothing(file_store: Store) -> None:
+    def autocheckpoint(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+    assert await file_store._write(autocheckpoint) == 0
+
+
+@attrs.define
+class _HeldCheckpoints:
+    """Checkpoints that wait, each for the test to let it run (a slow ``fdatasync``)."""
+
+    started: threading.Event = attrs.Factory(threading.Event)
+    release: threading.Event = attrs.Factory(threading.Event)
+    done: threading.Event = attrs.Factory(threading.Event)
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> _HeldCheckpoints:
+    """Every write asks for a checkpoint, and the checkpoint waits for ``release``."""
+    monkeypatch.setattr(store_writer, "CHECKPOINT_ROWS", 1)
+    checkpoints = _HeldCheckpoints()
+    checkpoint = store_writer._Checkpointer._checkpoint
+
+    def gated(connection: object) -> None:
+        checkpoints.started.set()
+        assert checkpoints.release.wait(5), "the test never let the checkpoint run"
+        checkpoint(connection)
+        checkpoints.done.set()
+
+    monkeypatch.setattr(store_writer._Checkpointer, "_checkpoint", staticmethod(gated))
+    return checkpoints
+
+
+async def test_writes_go_on_while_a_checkpoint_waits_for_the_disk(
+    file_store: Store, held: _HeldCheckpoints
+) -> None:
+    await file_store._write(lambda conn: conn.execute(_put("first", "1")))
+    assert await anyio.to_thread.run_sync(held.started.wait, 5)
+    # The checkpoint is held: the writes after it do not wait for it.
+    for index in range(5):
+        await file_store._write(functools.partial(_put_row, key=f"k{index}"))
+    assert not held.done.is_set()
+    held.release.set()
+    assert await anyio.to_thread.run_sync(held.done.wait, 5)
+    assert len(await _values(file_store)) == 6
+
+
+async def test_a_log_past_its_limit_is_emptied(
+    tmp_path: Path, held: _HeldCheckpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_writer, "WAL_LIMIT_FRAMES", 1)
+    path = tmp_path / "o.db"
+    async with await Store.open(f"sqlite:///{path}", create=True) as store:
+        await store._write(lambda conn: conn.execute(_put("first", "1")))
+        wal = path.with_name(path.name + "-wal")
+        assert wal.stat().st_size > 0
+        held.release.set()
+        assert await anyio.to_thread.run_sync(held.done.wait, 5)
+        assert wal.stat().st_size == 0  # TRUNCATE: copied into the database, the log emptied
+        assert await _values(store) == {"first": "1"}
+
+
+async def test_a_failed_checkpoint_is_logged_and_the_next_one_runs(
+    file_store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(store_writer, "CHECKPOINT_ROWS", 1)
+    checkpoint = store_writer._Checkpointer._checkpoint
+    failed, ran = threading.Event(), threading.Event()
+
+    def fails_once(connection: object) -> None:
+        if not failed.is_set():
+            failed.set()
+            raise sqlite3.OperationalError("disk I/O error")
+        checkpoint(connection)
+        ran.set()
+
+    monkeypatch.setattr(store_writer._Checkpointer, "_checkpoint", staticmethod(fails_once))
+    await file_store._write(lambda conn: conn.execute(_put("first", "1")))
+    assert await anyio.to_thread.run_sync(failed.wait, 5)
+    await file_store._write(lambda conn: conn.execute(_put("second", "2")))
+    assert await anyio.to_thread.run_sync(ran.wait, 5)
+    assert "checkpointing the store's write-ahead log failed: disk I/O error" in caplog.text
+
+
+def _put_row(conn: Connection, key: str) -> None:
+    conn.execute(_put(key, "1"))

@@ -37,6 +37,7 @@ from sqlalchemy.pool import StaticPool
 from omnichannel.config import Config
 from omnichannel.errors import ConfigurationError, StoreLocked, StoreSchemaOutdated
 from omnichannel.store.schema import SCHEMA_VERSION, VERSION_TABLE
+from omnichannel.store.writer import WRITER_BEGINS
 
 __all__ = [
     "READ_ONLY",
@@ -281,7 +282,10 @@ def _configure_sqlite(engine: Engine, target: StoreURL) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        reading = connection.get_execution_options().get(READ_ONLY, False)
+        options = connection.get_execution_options()
+        if options.get(WRITER_BEGINS, False):  # the writer thread began it already
+            return
+        reading = options.get(READ_ONLY, False)
         # On the driver's cursor: through exec_driver_sql, Core's execution context for this
         # one statement costs as much as a small write's own work.
         statement = "BEGIN" if reading else "BEGIN IMMEDIATE"
