@@ -49,7 +49,31 @@ async def _values(store: Store) -> dict[str, str]:
     return {row.key: row.cursor for row in rows}
 
 
-async def test_writes_run_in_the_order_asked_on_one_thread(file_store: Store) -> None:
+class _OtherWriter:
+    """Another process's write transaction on the file, until :meth:`end`: the store's
+    inline attempt is refused meanwhile, so the writes asked go to the writer thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._connection = sqlite3.connect(path, isolation_level=None)
+        self._connection.execute("BEGIN IMMEDIATE")
+
+    def end(self) -> None:
+        self._connection.execute("ROLLBACK")
+        self._connection.close()
+
+
+async def _until_queued(store: Store, count: int) -> None:
+    """Let the loop run until ``count`` writes wait for the writer thread."""
+    writer = store._writer
+    assert writer is not None
+    while writer._queued - writer._ended < count:
+        await anyio.lowlevel.checkpoint()
+
+
+async def test_writes_run_in_the_order_asked_and_none_overtakes_a_queued_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "o.db"
     threads: list[int] = []
 
     def write(conn: Connection, index: int) -> int:
@@ -58,17 +82,36 @@ async def test_writes_run_in_the_order_asked_on_one_thread(file_store: Store) ->
         return index
 
     results: list[int] = []
+    async with await Store.open(f"sqlite:///{path}", create=True) as store:
 
-    async def one(index: int) -> None:
-        results.append(await file_store._write(functools.partial(write, index=index)))
+        async def one(index: int) -> None:
+            results.append(await store._write(functools.partial(write, index=index)))
 
-    async with anyio.create_task_group() as group:
-        for index in range(20):
-            group.start_soon(one, index)
-    assert results == list(range(20))  # started in order, written in order
-    assert len(set(threads)) == 1
-    assert threads[0] != threading.get_ident()
-    assert await _values(file_store) == {f"k{i}": str(i) for i in range(20)}
+        other = _OtherWriter(path)
+        async with anyio.create_task_group() as group:
+            for index in range(20):
+                group.start_soon(one, index)
+            # The first was refused inline and queued; the rest queued behind it, though
+            # nothing stops them running inline but the order.
+            await _until_queued(store, 20)
+            other.end()
+        assert results == list(range(20))  # started in order, written in order
+        assert len(set(threads)) == 1
+        assert threads[0] != threading.get_ident()
+        # Nothing queued now: a lone write runs at once, on the caller's thread.
+        await store._write(functools.partial(write, index=20))
+        assert threads[-1] == threading.get_ident()
+        assert await _values(store) == {f"k{i}": str(i) for i in range(21)}
+
+
+async def test_a_write_run_at_once_never_waits_for_another_processs_lock(
+    file_store: Store,
+) -> None:
+    def busy_timeout(conn: Connection) -> tuple[int, int]:
+        timeout = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+        return threading.get_ident(), timeout
+
+    assert await file_store._write(busy_timeout) == (threading.get_ident(), 0)
 
 
 async def test_a_failed_write_rolls_back_and_the_next_one_runs(file_store: Store) -> None:
@@ -102,8 +145,11 @@ async def test_a_cancelled_caller_is_cancelled_once_its_transaction_ended(
 
     async with await Store.open(f"sqlite:///{path}", create=True) as store:
         with anyio.CancelScope() as scope:
+            other = _OtherWriter(path)  # the write goes to the writer thread
 
             async def cancel_when_started() -> None:
+                await _until_queued(store, 1)
+                other.end()
                 await anyio.to_thread.run_sync(started.wait, 5)
                 scope.cancel()
                 release.set()
@@ -132,7 +178,10 @@ async def test_a_task_cancelled_by_asyncio_waits_for_its_transaction_too(
         release.wait(5)
 
     async with await Store.open(f"sqlite:///{path}", create=True) as store:
+        other = _OtherWriter(path)  # the write goes to the writer thread
         task = asyncio.ensure_future(store._write(slow))
+        await _until_queued(store, 1)
+        other.end()
         await anyio.to_thread.run_sync(started.wait, 5)
         task.cancel()  # as asyncio.timeout() does
         await anyio.lowlevel.checkpoint()
@@ -159,8 +208,11 @@ async def test_closing_lets_the_loop_run_while_the_transaction_in_flight_ends(
         # event loop (joining the thread) so that this test could not.
         released.append(release.wait(5))
 
+    other = _OtherWriter(tmp_path / "o.db")  # the write goes to the writer thread
     async with anyio.create_task_group() as group:
         group.start_soon(store._write, slow)
+        await _until_queued(store, 1)
+        other.end()
         await anyio.to_thread.run_sync(started.wait, 5)
         group.start_soon(store.close)
         while store._writer._thread is not None:  # close() has asked the thread to end
@@ -339,3 +391,36 @@ async def test_a_failed_checkpoint_is_logged_and_the_next_one_runs(
 
 def _put_row(conn: Connection, key: str) -> None:
     conn.execute(_put(key, "1"))
+
+
+def test_event_loops_on_two_threads_share_the_writer_without_overlapping(
+    tmp_path: Path,
+) -> None:
+    """Inline writes take the writer's lock: two threads' loops writing at once to one store
+    never run two transactions on its connection together."""
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    store = asyncio.run(Store.open(url, create=True))
+    running: list[int] = []
+    overlaps: list[int] = []
+
+    def write(conn: Connection, key: str) -> None:
+        running.append(1)
+        if len(running) > 1:
+            overlaps.append(len(running))
+        conn.execute(_put(key, "1"))
+        running.pop()
+
+    async def writes(prefix: str) -> None:
+        for index in range(200):
+            await store._write(functools.partial(write, key=f"{prefix}{index}"))
+
+    try:
+        threads = [threading.Thread(target=asyncio.run, args=(writes(prefix),)) for prefix in "ab"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert overlaps == []
+        assert len(asyncio.run(_values(store))) == 400
+    finally:
+        asyncio.run(store.close())

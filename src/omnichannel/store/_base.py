@@ -111,15 +111,25 @@ class StoreBase:
             yield own
 
     async def _write(
-        self, work: Callable[[Connection], T], connection: AsyncConnection | None = None
+        self,
+        work: Callable[[Connection], T],
+        connection: AsyncConnection | None = None,
+        *,
+        lone: bool = True,
     ) -> T:
-        """Run ``work`` in the caller's transaction, or in one of its own that commits."""
+        """Run ``work`` in the caller's transaction, or in one of its own that commits.
+
+        ``lone=False`` says the write is a batch of several callers' items: on a SQLite file
+        it goes to the writer thread even when nothing else is being written, so the loop
+        goes on meanwhile and the next batch gathers what arrives (see
+        :class:`~omnichannel.store.writer.SQLiteWriter`).
+        """
         if connection is not None:
             with self._database_errors():
                 return await connection.run_sync(work)
         if self._writer is not None:
             with self._database_errors():
-                return await self._writer.run(work)
+                return await self._writer.run(work, inline=lone)
         lock: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
         async with lock:
             with self._database_errors():

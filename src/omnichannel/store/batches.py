@@ -206,7 +206,9 @@ class BatchQueries(OutboxQueries, StateQueries):
         used, the ``queued`` and ``sending`` history entries), in one transaction. Each result
         is the new row, or the :class:`DuplicateEnvelope` (not raised) of an envelope id
         already in the outbox (or twice in ``sends``), which is left as it is."""
-        return await self._write(self._claims_work(sends, worker=worker, lease=lease, now=now))
+        return await self._write(
+            self._claims_work(sends, worker=worker, lease=lease, now=now), lone=len(sends) == 1
+        )
 
     def _claims_work(
         self, sends: Sequence[ClaimedSend], *, worker: str, lease: timedelta, now: datetime
@@ -275,7 +277,9 @@ class BatchQueries(OutboxQueries, StateQueries):
         one transaction: as :meth:`settle_send` to ``sent`` does for one (fenced by
         ``worker``'s lease; a row the sweep settled ``unknown`` meanwhile moves
         ``unknown -> sent``). Returns, per send, whether its row moved."""
-        return await self._write(self._sent_work(sends, worker=worker, now=now))
+        return await self._write(
+            self._sent_work(sends, worker=worker, now=now), lone=len(sends) == 1
+        )
 
     def _sent_work(
         self, sends: Sequence[SentSend], *, worker: str, now: datetime
@@ -338,7 +342,7 @@ class BatchQueries(OutboxQueries, StateQueries):
             made = claiming(conn) if claiming is not None else []
             return made, moved
 
-        return await self._write(write)
+        return await self._write(write, lone=len(claims) + len(sent) == 1)
 
     def _late_sent(self, send: SentSend, now: datetime) -> Callable[[Connection], bool]:
         """The move ``unknown -> sent`` of a send the sweep settled before its answer."""

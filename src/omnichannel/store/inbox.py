@@ -173,7 +173,7 @@ class InboxQueries(StoreBase):
         claim = self._inbox_claim
         parameters = {"now": now, "worker": worker, "expires": now + lease, "limit": limit}
         records = await self._write(
-            lambda conn: inbox_records(conn, conn.execute(claim, parameters).all())
+            lambda conn: inbox_records(conn, conn.execute(claim, parameters).all()), lone=limit == 1
         )
         return sorted(records, key=lambda record: (record.due_at, record.id))
 
@@ -308,7 +308,7 @@ class InboxQueries(StoreBase):
             finished = iter(done.each(conn, done_params))
             return [next(finished) == 1 if settle is None else settle(conn) for settle in settles]
 
-        return await self._write(write)
+        return await self._write(write, lone=len(finishes) == 1)
 
     async def expire_inbox_leases(self, *, now: datetime) -> int:
         """Put events still ``handling`` after their lease expired back to ``pending``, due

@@ -182,7 +182,7 @@ class OutboxQueries(StoreBase):
             # A first attempt has no provider message yet: the lookup is for retries.
             return _records(conn, rows, lookup=any(row.attempts > 1 for row in rows))
 
-        records = await self._write(write)
+        records = await self._write(write, lone=limit == 1)
         return sorted(records, key=lambda record: (record.due_at, record.envelope_id))
 
     async def renew_leases(self, *, worker: str, until: datetime) -> int:

@@ -428,7 +428,9 @@ class StateQueries(StoreBase):
         now = aware(now, "now")
         claim = self._timer_claim
         parameters = {"now": now, "worker": worker, "expires": now + lease, "limit": limit}
-        rows = await self._write(lambda conn: conn.execute(claim, parameters).all())
+        rows = await self._write(
+            lambda conn: conn.execute(claim, parameters).all(), lone=limit == 1
+        )
         records = [_timer(row) for row in rows]
         return sorted(records, key=lambda record: (record.due_at, record.key))
 

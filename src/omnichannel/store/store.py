@@ -269,7 +269,7 @@ class Store(BatchQueries, InboxQueries, WakeupQueries):
                 if found is not None
             ]
 
-        return await self._write(write)
+        return await self._write(write, lone=len(events) <= 1)
 
     async def apply_status_once(
         self, update: StatusUpdate, *, inbox_id: int, now: datetime | None = None
