@@ -352,19 +352,58 @@ async def test_writes_go_on_while_a_checkpoint_waits_for_the_disk(
     assert len(await _values(file_store)) == 6
 
 
-async def test_a_log_past_its_limit_is_emptied(
+class _Cursor:
+    """A DBAPI cursor answering ``PRAGMA wal_checkpoint`` with a log of ``frames``."""
+
+    def __init__(self, frames: int, statements: list[str]) -> None:
+        self.frames = frames
+        self.statements = statements
+
+    def execute(self, statement: str) -> _Cursor:
+        self.statements.append(statement)
+        return self
+
+    def fetchone(self) -> tuple[int, int, int]:
+        return (0, self.frames, self.frames)
+
+    def close(self) -> None:
+        pass
+
+
+class _Connection:
+    def __init__(self, frames: int) -> None:
+        self.statements: list[str] = []
+        self.frames = frames
+
+    def cursor(self) -> _Cursor:
+        return _Cursor(self.frames, self.statements)
+
+
+def test_a_long_log_is_restarted_after_its_frames_are_copied() -> None:
+    checkpoint = store_writer._Checkpointer._checkpoint
+    short = _Connection(store_writer.RESTART_FRAMES - 1)
+    checkpoint(short)
+    assert short.statements == ["PRAGMA wal_checkpoint(PASSIVE)"]
+    long = _Connection(store_writer.RESTART_FRAMES)
+    checkpoint(long)
+    assert long.statements == ["PRAGMA wal_checkpoint(PASSIVE)", "PRAGMA wal_checkpoint(RESTART)"]
+
+
+async def test_after_a_restart_the_log_is_written_from_its_start(
     tmp_path: Path, held: _HeldCheckpoints, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_writer, "WAL_LIMIT_FRAMES", 1)
+    monkeypatch.setattr(store_writer, "RESTART_FRAMES", 1)
     path = tmp_path / "o.db"
+    wal = path.with_name(path.name + "-wal")
     async with await Store.open(f"sqlite:///{path}", create=True) as store:
         await store._write(lambda conn: conn.execute(_put("first", "1")))
-        wal = path.with_name(path.name + "-wal")
-        assert wal.stat().st_size > 0
+        size = wal.stat().st_size
         held.release.set()
         assert await anyio.to_thread.run_sync(held.done.wait, 5)
-        assert wal.stat().st_size == 0  # TRUNCATE: copied into the database, the log emptied
-        assert await _values(store) == {"first": "1"}
+        await store._write(lambda conn: conn.execute(_put("second", "2")))
+        # The second write went over the first one's frames: the file did not grow.
+        assert wal.stat().st_size == size
+        assert await _values(store) == {"first": "1", "second": "2"}
 
 
 async def test_a_failed_checkpoint_is_logged_and_the_next_one_runs(

@@ -17,9 +17,15 @@ NORMAL`` makes the only moment a write waits for the disk) run on a thread of th
 writing connections checkpoint nothing themselves, and after every few hundred rows written
 they wake the checkpointer, whose ``PASSIVE`` checkpoint waits for no writer and blocks none.
 One send in a hundred used to wait milliseconds (66 ms at worst in one run) for the
-``fdatasync`` of a checkpoint its commit had started, and an inline write must never do so. A
-log grown past :data:`WAL_LIMIT_FRAMES` (writes arriving faster than the checkpoints copy them)
-is checkpointed with ``TRUNCATE``, which holds the writers back until the log is empty.
+``fdatasync`` of a checkpoint its commit had started, and an inline write must never do so.
+
+A checkpoint beside continuous writes copies the log but seldom lets it start over (SQLite
+restarts the log only when a write begins with every frame copied), and a log that only grows
+makes every commit extend the file: commits 4x slower in a bare ``sqlite3`` run once it was
+240 MB. So a log found past :data:`RESTART_FRAMES` after the copy is checkpointed again with
+``RESTART``: the few frames left are copied with the writers held back, and the next write
+starts the log from its beginning, over the blocks the file already has (an inline write
+refused meanwhile goes to the writer thread, which waits).
 """
 
 from __future__ import annotations
@@ -39,15 +45,18 @@ import anyio
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["CHECKPOINT_ROWS", "WAL_LIMIT_FRAMES", "WRITER_BEGINS", "SQLiteWriter"]
+__all__ = ["CHECKPOINT_ROWS", "RESTART_FRAMES", "WRITER_BEGINS", "SQLiteWriter"]
 
 T = TypeVar("T")
 
 CHECKPOINT_ROWS: Final = 300
 """Rows the writer changes between two requests for a checkpoint (a row is about three pages
 of the log: this is near SQLite's own default of a checkpoint every 1,000 pages)."""
-WAL_LIMIT_FRAMES: Final = 16_384
-"""A log this long after a checkpoint (64 MiB of 4 KiB pages) is emptied at once."""
+RESTART_FRAMES: Final = 2_048
+"""A log this long after a checkpoint (8 MiB of 4 KiB pages) is restarted."""
+RESTART_WAIT_MS: Final = 100
+"""How long a restart waits for a writer to end or a reader to let the log go (it holds the
+writers back meanwhile): past it, it gives up until the next checkpoint."""
 WRITER_BEGINS: Final = "omnichannel_writer_begins"
 """The execution option of the writer's connection: its transactions are begun by the writer,
 on the driver's connection, so Core's ``begin`` event must not issue a second ``BEGIN``."""
@@ -386,6 +395,7 @@ class _Checkpointer:
 
     def _serve(self) -> None:
         connection: Any = None
+        busy_timeout_ms = None
         try:
             while True:
                 self._due.wait()
@@ -395,6 +405,7 @@ class _Checkpointer:
                 try:
                     if connection is None:
                         connection = self._engine.raw_connection()
+                        busy_timeout_ms = _set_busy_timeout(connection, RESTART_WAIT_MS)
                     self._checkpoint(connection)
                 except Exception as error:
                     # The next request tries again (on a new connection); the log only grows.
@@ -405,6 +416,9 @@ class _Checkpointer:
                         connection = None
         finally:
             if connection is not None:
+                if busy_timeout_ms is not None:
+                    with contextlib.suppress(Exception):
+                        _set_busy_timeout(connection, busy_timeout_ms)
                 connection.close()
 
     @staticmethod
@@ -413,10 +427,21 @@ class _Checkpointer:
         try:
             # (1 when it could not run at all, frames in the log, frames copied)
             _busy, frames, _copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            if frames > WAL_LIMIT_FRAMES:
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if frames >= RESTART_FRAMES:
+                cursor.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
         finally:
             cursor.close()
+
+
+def _set_busy_timeout(connection: Any, milliseconds: int) -> int:
+    """Set a DBAPI connection's busy timeout; return the one it had."""
+    cursor = connection.cursor()
+    try:
+        before = int(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
+        cursor.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    finally:
+        cursor.close()
+    return before
 
 
 _WRITERS: weakref.WeakSet[SQLiteWriter] = weakref.WeakSet()
