@@ -5,8 +5,7 @@ execution context costs more than the database's work."""
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -99,9 +98,14 @@ class Prepared:
         if not self.raw:
             rowcount: int = conn.exec_driver_sql(self.sql, parameters).rowcount
             return rowcount
-        with self._cursor(conn, parameters, many=True) as cursor:
+        cursor = conn.connection.cursor()
+        try:
             cursor.executemany(self.sql, parameters)
             return int(cursor.rowcount)
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise self._wrapped(conn, error, parameters, many=True) from error
+        finally:
+            cursor.close()
 
     def each(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """Execute once per row, in order; the rows each execution changed (where an
@@ -109,12 +113,17 @@ class Prepared:
         parameters = self._parameters(rows)
         if not self.raw:
             return [conn.exec_driver_sql(self.sql, one).rowcount for one in parameters]
-        with self._cursor(conn, parameters, many=True) as cursor:
+        cursor = conn.connection.cursor()
+        try:
             counts = []
             for one in parameters:
                 cursor.execute(self.sql, one)
                 counts.append(int(cursor.rowcount))
             return counts
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise self._wrapped(conn, error, parameters, many=True) from error
+        finally:
+            cursor.close()
 
     def first(self, conn: Connection, row: Mapping[str, Any]) -> Any:
         """Execute for ``row``; the first column of the first row it returns (a
@@ -122,22 +131,23 @@ class Prepared:
         (parameters,) = self._parameters([row])
         if not self.raw:
             return conn.exec_driver_sql(self.sql, parameters).scalar()
-        with self._cursor(conn, parameters, many=False) as cursor:
+        cursor = conn.connection.cursor()
+        try:
             cursor.execute(self.sql, parameters)
             found = cursor.fetchone()
             return None if found is None else found[0]
-
-    @contextmanager
-    def _cursor(self, conn: Connection, parameters: Any, *, many: bool) -> Iterator[Any]:
-        # SQLite: straight to the driver's cursor, past the execution context Core builds
-        # per statement (most of a small write's cost); errors wrapped as Core would.
-        cursor = conn.connection.cursor()
-        error_type = conn.dialect.loaded_dbapi.Error
-        try:
-            yield cursor
-        except error_type as error:
-            raise sa.exc.DBAPIError.instance(
-                self.sql, parameters, error, error_type, ismulti=many
-            ) from error
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise self._wrapped(conn, error, parameters, many=False) from error
         finally:
             cursor.close()
+
+    def _wrapped(
+        self, conn: Connection, error: Exception, parameters: Any, *, many: bool
+    ) -> sa.exc.StatementError:
+        # SQLite: the statements run straight on the driver's cursor, past the execution
+        # context Core builds per statement (most of a small write's cost), in a try block
+        # of their own rather than a context manager (a generator's frames, per statement);
+        # errors are wrapped as Core would.
+        return sa.exc.DBAPIError.instance(
+            self.sql, parameters, error, conn.dialect.loaded_dbapi.Error, ismulti=many
+        )

@@ -43,6 +43,12 @@ NO_BUSINESS: Final = ""
 """The business address of a window recorded without one (a key column cannot be NULL)."""
 
 
+# The last time a SQLite column was given and its text, shared by every time column: a
+# transaction's statements write the same instant (its ``now``) to several columns and tables.
+# One tuple, replaced whole, so any thread reads a value with its own text.
+_LAST_WRITTEN: list[tuple[datetime | None, str | None]] = [(None, None)]
+
+
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on both engines; a naive value is refused."""
 
@@ -62,9 +68,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        # The last value written and its text: a transaction's statements write the same
-        # instant (its ``now``) several times. One tuple, replaced whole, read by any thread.
-        last: list[tuple[datetime | None, str | None]] = [(None, None)]
+        last = _LAST_WRITTEN
 
         def process(value: datetime | None) -> str | None:
             # The text SQLAlchemy's SQLite DATETIME writes, to the character, through the C
