@@ -6,11 +6,12 @@ one of three ways:
 * in the caller's transaction when a method is given its ``connection`` (the transactional
   outbox), through ``AsyncConnection.run_sync``;
 * on PostgreSQL (and an in-memory SQLite database) in a transaction of the async engine;
-* on a SQLite file in a transaction of a synchronous engine on the same file, off the event
-  loop: one thread hop per store call instead of three or four per statement through
-  aiosqlite. Writes run on the store's writer thread (:mod:`omnichannel.store.writer`), one
-  at a time on one open connection, so concurrent tasks wait their turn in order without
-  polling SQLite's busy handler; reads run in anyio's worker threads, beside the writes (WAL).
+* on a SQLite file in a transaction of a synchronous engine on the same file: at most one
+  thread hop per store call instead of three or four per statement through aiosqlite. Writes
+  run one at a time in the order asked (:mod:`omnichannel.store.writer`): a lone one at once
+  on the event loop, never waiting for another process's lock, the others on the store's
+  writer thread, so concurrent tasks wait their turn in order without polling SQLite's busy
+  handler; reads run in anyio's worker threads, beside the writes (WAL).
 
 An in-memory database, one shared connection, queues every transaction on a lock.
 """
@@ -84,7 +85,7 @@ class StoreBase:
         self._target = target
         self._sync_engine = sync_engine
         self._writer = SQLiteWriter(sync_engine) if sync_engine is not None else None
-        # The writer thread queues a file's writes; an in-memory database's share one lock.
+        # The writer orders a file's writes; an in-memory database's share one lock.
         self._write_lock = anyio.Lock() if target.memory else None
         self._read_lock = self._write_lock if target.memory else None
 
