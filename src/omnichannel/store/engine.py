@@ -283,7 +283,7 @@ def _configure_sqlite(engine: Engine, target: StoreURL) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         options = connection.get_execution_options()
-        if options.get(WRITER_BEGINS, False):  # the writer thread began it already
+        if options.get(WRITER_BEGINS, False):  # the writer began it on the driver already
             return
         reading = options.get(READ_ONLY, False)
         # On the driver's cursor: through exec_driver_sql, Core's execution context for this

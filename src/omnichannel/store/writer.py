@@ -153,8 +153,8 @@ class SQLiteWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._checkpointer = _Checkpointer(engine, name=f"{name}-checkpoints")
-        # Held while a write runs on a caller's thread, and while one is queued for the
-        # writer thread: a write runs inline only when every queued one has ended.
+        # Held while a write runs on a caller's thread and while a write is handed to the
+        # writer thread: a write runs inline only when every one handed over has ended.
         self._inline_lock = threading.Lock()
         self._inline: _Held | None = None
         self._queued = 0  # writes handed to the thread (counted under the lock)
