@@ -241,16 +241,12 @@ async def test_a_database_locked_by_another_writer_is_a_store_error(
     monkeypatch.setattr(store_engine, "BUSY_TIMEOUT_MS", 0)  # refuse at once, no real wait
     path = tmp_path / "o.db"
     async with await Store.open(f"sqlite:///{path}", create=True) as store:
-        other = sqlite3.connect(path, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")  # another process's write transaction
-            with pytest.raises(StoreError, match="failed: database is locked") as raised:
-                await store._write(lambda conn: conn.execute(_put("blocked", "1")))
-            assert str(path) in str(raised.value)
-            other.execute("ROLLBACK")
-            await store._write(lambda conn: conn.execute(_put("later", "1")))
-        finally:
-            other.close()
+        other = _OtherWriter(path)
+        with pytest.raises(StoreError, match="failed: database is locked") as raised:
+            await store._write(lambda conn: conn.execute(_put("blocked", "1")))
+        assert str(path) in str(raised.value)
+        other.end()
+        await store._write(lambda conn: conn.execute(_put("later", "1")))
         assert await _values(store) == {"later": "1"}
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import queue
@@ -113,10 +112,11 @@ class _Held:
 
     __slots__ = ("busy_timeout_ms", "checkpointed_at", "connection")
 
-    def __init__(self, connection: Connection, busy_timeout_ms: int) -> None:
+    def __init__(self, connection: Connection, busy_timeout_ms: int | None) -> None:
         self.connection = connection
         self.busy_timeout_ms = busy_timeout_ms
-        """The engine's busy timeout, which the connection gets back with :meth:`release`."""
+        """The engine's busy timeout where this connection was given another, which it gets
+        back with :meth:`release`."""
         self.checkpointed_at = 0
         """The connection's ``total_changes`` when it last asked for a checkpoint."""
 
@@ -125,7 +125,8 @@ class _Held:
         driver = _driver(self.connection)
         with contextlib.suppress(Exception):
             driver.execute("PRAGMA wal_autocheckpoint = 1000")
-            driver.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            if self.busy_timeout_ms is not None:
+                _set_busy_timeout(driver, self.busy_timeout_ms)
         self.connection.close()
 
 
@@ -293,17 +294,14 @@ class SQLiteWriter:
         ``waits``, a busy timeout of 0 (another process's write refuses it at once)."""
         connection = self._engine.connect().execution_options(**{WRITER_BEGINS: True})
         driver = _driver(connection)
-        busy_timeout_ms = _on_driver(
-            connection,
-            "PRAGMA busy_timeout",
-            lambda: driver.execute("PRAGMA busy_timeout").fetchone()[0],
-        )
-        pragmas = ["PRAGMA wal_autocheckpoint = 0"]
+        pragma = "PRAGMA wal_autocheckpoint = 0"
+        _on_driver(connection, pragma, lambda: driver.execute(pragma))
+        busy_timeout_ms = None
         if not waits:
-            pragmas.append("PRAGMA busy_timeout = 0")
-        for pragma in pragmas:
-            _on_driver(connection, pragma, functools.partial(driver.execute, pragma))
-        return _Held(connection, int(busy_timeout_ms))
+            busy_timeout_ms = _on_driver(
+                connection, "PRAGMA busy_timeout = 0", lambda: _set_busy_timeout(driver, 0)
+            )
+        return _Held(connection, busy_timeout_ms)
 
     @classmethod
     def _transaction(cls, connection: Connection, work: Callable[[Connection], T]) -> T:
