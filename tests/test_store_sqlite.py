@@ -193,3 +193,37 @@ async def test_times_are_stored_as_fixed_width_utc_text_on_sqlite(migrated_url: 
         [record] = await store.list_outbox()
     assert raw == "2026-03-02 09:00:05.000000"
     assert record.due_at == datetime(2026, 3, 2, 9, 0, 5, tzinfo=UTC)
+
+
+@pytest.mark.anyio
+async def test_claims_read_only_the_waiting_rows_through_the_partial_indexes(
+    tmp_path: Path,
+) -> None:
+    """The partial indexes (migration 0002) hold only the queued (pending) and sending
+    (handling) rows; a claim reads them, in the order it claims, and no sent or done row."""
+    from datetime import UTC, datetime
+
+    store = await Store.open(f"sqlite:///{tmp_path / 'plans.db'}", create=True)
+    now = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    try:
+        plans: dict[str, str] = {}
+        async with store.engine.connect() as connection:
+            for name, statement in {
+                "outbox claim": store._claims[False],
+                "inbox claim": store._inbox_claim,
+            }.items():
+                compiled = statement.compile(dialect=connection.dialect)
+                values = {**compiled.params, "now": now, "expires": now, "worker": "w", "limit": 9}
+                driver_values = tuple(
+                    now.isoformat(" ") if isinstance(values[n], datetime) else values[n]
+                    for n in compiled.positiontup or ()
+                )
+                rows = await connection.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {compiled}", driver_values
+                )
+                plans[name] = " | ".join(str(row[-1]) for row in rows)
+    finally:
+        await store.close()
+    assert "USING INDEX omnichannel_outbox_queued (due_at<?)" in plans["outbox claim"]
+    assert "USING INDEX omnichannel_inbox_pending (due_at<?)" in plans["inbox claim"]
+    assert "TEMP B-TREE" not in plans["outbox claim"]  # the index gives the claim order

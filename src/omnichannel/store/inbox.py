@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from omnichannel.store._base import StoreBase, aware
 from omnichannel.store.prepared import Prepared
 from omnichannel.store.records import INBOX_MOVES, InboxFinish, InboxRecord, InboxState
-from omnichannel.store.schema import inbox, inbox_handlers
+from omnichannel.store.schema import in_state, inbox, inbox_handlers
 
 __all__ = ["InboxQueries"]
 
@@ -144,7 +144,7 @@ class InboxQueries(StoreBase):
         chosen = self._locking(
             sa.select(inbox.c.id)
             .where(
-                inbox.c.state == InboxState.PENDING.value,
+                in_state(inbox.c.state, InboxState.PENDING),
                 inbox.c.due_at <= sa.bindparam("now", type_=when),
             )
             .order_by(inbox.c.due_at, inbox.c.id)
@@ -317,7 +317,7 @@ class InboxQueries(StoreBase):
         now = aware(now, "now")
         expired = self._locking(
             sa.select(inbox.c.id).where(
-                inbox.c.state == InboxState.HANDLING.value, inbox.c.lease_expires_at < now
+                in_state(inbox.c.state, InboxState.HANDLING), inbox.c.lease_expires_at < now
             ),
             skip_locked=True,
         ).cte("expired")

@@ -24,10 +24,18 @@ from omnichannel.store.records import (
     OUTBOX_MOVES,
     SUPERSEDED,
     HistoryEntry,
+    InboxState,
     OutboxRecord,
     OutboxState,
 )
-from omnichannel.store.schema import inbox, outbox, outbox_history, provider_messages, timers
+from omnichannel.store.schema import (
+    in_state,
+    inbox,
+    outbox,
+    outbox_history,
+    provider_messages,
+    timers,
+)
 
 __all__ = ["OutboxQueries"]
 
@@ -116,7 +124,7 @@ class OutboxQueries(StoreBase):
         statements: dict[bool, sa.Update] = {}
         for one in (False, True):
             picked = sa.select(outbox.c.envelope_id).where(
-                outbox.c.state == OutboxState.QUEUED.value,
+                in_state(outbox.c.state, OutboxState.QUEUED),
                 outbox.c.due_at <= sa.bindparam("now", type_=outbox.c.due_at.type),
             )
             if one:
@@ -191,13 +199,13 @@ class OutboxQueries(StoreBase):
         until = aware(until, "until")
         statements = []
         for table, state in (
-            (outbox, OutboxState.SENDING.value),
-            (inbox, "handling"),
+            (outbox, OutboxState.SENDING),
+            (inbox, InboxState.HANDLING),
             (timers, None),
         ):
             statement = sa.update(table).where(table.c.lease_owner == worker)
             if state is not None:
-                statement = statement.where(table.c.state == state)
+                statement = statement.where(in_state(table.c.state, state))
             statements.append(statement.values(lease_expires_at=until))
 
         def write(conn: Connection) -> int:
@@ -360,7 +368,7 @@ class OutboxQueries(StoreBase):
         now = aware(now, "now")
         expired = self._locking(
             sa.select(outbox.c.envelope_id, outbox.c.lease_owner).where(
-                outbox.c.state == OutboxState.SENDING.value, outbox.c.lease_expires_at < now
+                in_state(outbox.c.state, OutboxState.SENDING), outbox.c.lease_expires_at < now
             ),
             skip_locked=True,
         )

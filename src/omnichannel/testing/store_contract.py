@@ -200,6 +200,71 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
             async with store.engine.connect() as connection:
                 assert await connection.run_sync(differences) == []
 
+    async def test_store_migrations_carry_the_rows_of_an_earlier_version_over(
+        self, empty_url: str, clock: Clock
+    ) -> None:
+        import sqlalchemy as sa
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        from omnichannel.store import SCHEMA_VERSION, Store
+        from omnichannel.store.engine import create_engine, parse_url
+        from omnichannel.store.schema import outbox
+
+        if not self.shares_database:
+            pytest.skip("an in-memory database is migrated when it is opened")
+        queued, sending = make_envelope(), make_envelope()
+
+        def row(envelope: Any, state: str, **values: Any) -> dict[str, Any]:
+            return {
+                "envelope_id": envelope.id,
+                "channel": envelope.channel,
+                "state": state,
+                "envelope": envelope.to_dict(),
+                "attempts": 0,
+                "max_attempts": 3,
+                "due_at": T0,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "chain": None,
+                "chain_step": 0,
+                "last_error": None,
+                "receipt": None,
+                "created_at": T0,
+                "updated_at": T0,
+                **values,
+            }
+
+        def first_version(connection: Any) -> None:
+            config = AlembicConfig()
+            config.set_main_option("script_location", "omnichannel.store:migrations")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+
+        engine = create_engine(parse_url(empty_url))
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(first_version)
+                expired = T0 - timedelta(minutes=1)
+                await connection.execute(
+                    sa.insert(outbox),
+                    [
+                        row(queued, "queued"),
+                        row(sending, "sending", lease_owner="gone", lease_expires_at=expired),
+                    ],
+                )
+        finally:
+            await engine.dispose()
+        assert await Store.schema_version(empty_url) == "0001"
+        assert await Store.upgrade(empty_url) == SCHEMA_VERSION
+        async with await Store.open(empty_url, clock=clock) as store:
+            settled = await store.expire_leases(now=T0)
+            assert [record.envelope_id for record in settled] == [sending.id]
+            claimed = await store.claim_outbox(
+                worker="w", now=T0, lease=timedelta(minutes=1), limit=10
+            )
+            assert [record.envelope_id for record in claimed] == [queued.id]
+
     async def test_store_refuses_a_database_without_the_schema_naming_the_command(
         self, empty_url: str
     ) -> None:
