@@ -176,3 +176,83 @@ async def test_a_leader_cancelled_mid_write_finishes_it_and_hands_on() -> None:
     assert batches == [[0], [1, 2]]
     # The shielded write ended before the cancellation reached the leader.
     assert results == {0: 1, 1: 2, 2: 3}
+
+
+async def test_a_caller_alone_writes_before_the_loop_turns_and_others_after_it() -> None:
+    ran: list[str] = []
+
+    async def write(items: Sequence[str]) -> list[str]:
+        ran.append(f"write {','.join(items)}")
+        return list(items)
+
+    batcher: Batcher[str, str] = Batcher(write)
+
+    async def other() -> None:
+        ran.append("other task")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(other)
+        assert await batcher.submit("alone", alone=True) == "alone"
+    assert ran == ["write alone", "other task"]
+    ran.clear()
+    async with anyio.create_task_group() as group:
+        group.start_soon(other)
+        assert await batcher.submit("gathering") == "gathering"
+    assert ran == ["other task", "write gathering"]  # the loop turned first
+
+
+async def test_a_caller_alone_still_waits_for_a_batch_under_way() -> None:
+    writing, release = anyio.Event(), anyio.Event()
+    batches: list[list[int]] = []
+
+    async def write(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        if len(batches) == 1:
+            writing.set()
+            await release.wait()
+        return [item * 2 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(write)
+    results: dict[int, int] = {}
+
+    async def submit(item: int) -> None:
+        results[item] = await batcher.submit(item, alone=True)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(submit, 1)
+        await writing.wait()
+        group.start_soon(submit, 2)
+        group.start_soon(submit, 3)
+        await anyio.wait_all_tasks_blocked()
+        release.set()
+    assert batches == [[1], [2, 3]]
+    assert results == {1: 2, 2: 4, 3: 6}
+
+
+async def test_unshielded_a_lone_leader_is_cancelled_in_its_write_and_hands_on() -> None:
+    writing = anyio.Event()
+    cancelled_in_write: list[int] = []
+
+    async def write(items: Sequence[int]) -> list[int]:
+        if items == [0]:
+            writing.set()
+            try:
+                await anyio.sleep_forever()
+            except anyio.get_cancelled_exc_class():
+                cancelled_in_write.append(0)
+                raise
+        return [item + 1 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(write, shield_lone=False)
+    leader = anyio.CancelScope()
+
+    async def lead() -> None:
+        with leader:
+            await batcher.submit(0)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(lead)
+        await writing.wait()
+        leader.cancel()
+    assert cancelled_in_write == [0]  # its own write, as if the caller had made it
+    assert await batcher.submit(1) == 2  # nothing is left leading

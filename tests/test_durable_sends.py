@@ -423,3 +423,36 @@ async def test_wait_false_connection_and_chain_need_a_store() -> None:
         await router.send(envelope, wait=False)
     with pytest.raises(ConfigurationError, match=r"chain=.*needs the durable store"):
         await router.send(envelope, chain="urgent")
+
+
+async def test_concurrent_sends_share_outbox_writes_and_a_lone_send_writes_alone(
+    store: Store, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    write_sends = store.write_sends
+
+    async def counted(claims: Any, sent: Any, **options: Any) -> Any:
+        batches.append(len(claims) + len(sent))
+        return await write_sends(claims, sent, **options)
+
+    monkeypatch.setattr(store, "write_sends", counted)
+
+    async def provider(envelope: Any) -> str:
+        await anyio.lowlevel.checkpoint()  # a provider call yields to the loop
+        return f"SM-{envelope.id}"
+
+    router = _router(store, clock, FakeAdapter(provider, channel="sms", capabilities=PHONE))
+    for n in range(3):
+        await router.send(make_envelope(channel="sms", to=CUSTOMER, text=f"lone {n}"))
+    assert batches == [1] * 6  # claimed, then settled: each write its own
+    batches.clear()
+    envelopes = [make_envelope(channel="sms", to=CUSTOMER, text=f"many {n}") for n in range(20)]
+    async with anyio.create_task_group() as group:
+        for envelope in envelopes:
+            group.start_soon(router.send, envelope)
+    assert sum(batches) == 40
+    assert len(batches) < 40 / 2  # they shared writes
+    for envelope in envelopes:
+        record = await store.outbox_record(envelope.id)
+        assert record is not None
+        assert record.state is OutboxState.SENT

@@ -47,16 +47,30 @@ class Batcher(Generic[ItemT, ResultT]):
     items :meth:`submit` is given concurrently."""
 
     def __init__(
-        self, write: Callable[[Sequence[ItemT]], Awaitable[Sequence[ResultT]]], *, limit: int = 256
+        self,
+        write: Callable[[Sequence[ItemT]], Awaitable[Sequence[ResultT]]],
+        *,
+        limit: int = 256,
+        shield_lone: bool = True,
     ) -> None:
+        """``shield_lone=False``: a batch of one caller's item is written unshielded, as
+        the caller would write it itself; for a ``write`` that ends as it would though its
+        caller is cancelled (a SQLite file's store), where the shield only costs."""
         self._write = write
         self._limit = limit
+        self._shield_lone = shield_lone
         self._waiting: list[_Slot[ItemT, ResultT]] = []
         self._writing = False
 
-    async def submit(self, item: ItemT) -> ResultT:
+    async def submit(self, item: ItemT, *, alone: bool = False) -> ResultT:
         """Write ``item`` (with whatever else is waiting) and return its result; the batch's
         error, when the write failed, is raised to every caller in it.
+
+        ``alone`` says the caller knows nobody else can submit meanwhile (no other caller is
+        under way): a caller that leads then writes at once, without the turn of the loop
+        that lets others add their items. One send at a time, that turn and the shield
+        (see ``shield_lone``) were a tenth of a durable send's instructions, for batches
+        of one.
 
         A caller cancelled while its item waits takes the item back (it is not written); once
         the item is in a batch being written, the write goes on and the caller is cancelled.
@@ -67,23 +81,29 @@ class Batcher(Generic[ItemT, ResultT]):
             await self._wait(slot)
             if slot.done:
                 return self._outcome(slot)
+            gather = True  # handed the lead: others may be waiting behind
         else:
             self._writing = True
-        try:
-            # One turn of the loop first: callers already running add their items.
-            await anyio.lowlevel.checkpoint()
-        except BaseException:
-            self._waiting.remove(slot)
-            self._hand_on()
-            raise
+            gather = not alone
+        if gather:
+            try:
+                # One turn of the loop first: callers already running add their items.
+                await anyio.lowlevel.checkpoint()
+            except BaseException:
+                self._waiting.remove(slot)
+                self._hand_on()
+                raise
         batch, self._waiting = self._waiting[: self._limit], self._waiting[self._limit :]
         for waiting in batch:
             waiting.taken = True
         try:
-            # Shielded: the batch holds other callers' items; a cancelled leader must neither
-            # leave them unwritten nor hand them its cancellation.
-            with anyio.CancelScope(shield=True):
-                results = await self._write([waiting.item for waiting in batch])
+            if len(batch) == 1 and not self._shield_lone:
+                results = await self._write([slot.item])
+            else:
+                # Shielded: the batch holds other callers' items; a cancelled leader must
+                # neither leave them unwritten nor hand them its cancellation.
+                with anyio.CancelScope(shield=True):
+                    results = await self._write([waiting.item for waiting in batch])
         except Exception as error:
             for waiting in batch:
                 waiting.error = error

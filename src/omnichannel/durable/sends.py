@@ -94,8 +94,11 @@ class DurableSends:
         # Concurrent sends share their outbox writes: sends starting (claimed as they are
         # enqueued) and sends ending (settled sent) go in one transaction per batch.
         self._journal: Batcher[ClaimedSend | SentSend, OutboxRecord | DuplicateEnvelope | bool] = (
-            Batcher(self._write_journal)
+            Batcher(self._write_journal, shield_lone=not store.writes_outlast_cancellation)
         )
+        # Sends between their claim and their settling, each writing to the journal: with
+        # one alone, its writes have nobody to wait for.
+        self._under_way = 0
 
     async def _write_journal(
         self, items: Sequence[ClaimedSend | SentSend]
@@ -152,19 +155,23 @@ class DurableSends:
             )
             await self.store.notify(OUTBOX_TOPIC, connection=connection)
             return self._queued(envelope)
-        claimed = await self._journal.submit(
-            ClaimedSend(
-                envelope=envelope,
-                due_at=due,
-                max_attempts=self.policy.max_attempts,
-                chain=chain_key,
+        self._under_way += 1
+        try:
+            claimed = await self._journal.submit(
+                ClaimedSend(
+                    envelope=envelope,
+                    due_at=due,
+                    max_attempts=self.policy.max_attempts,
+                    chain=chain_key,
+                ),
+                alone=self._under_way == 1,
             )
-        )
-        if isinstance(claimed, DuplicateEnvelope):
-            raise claimed
-        assert isinstance(claimed, OutboxRecord)
-        record = claimed
-        receipt = await self.attempt(record, inline=True)
+            if isinstance(claimed, DuplicateEnvelope):
+                raise claimed
+            assert isinstance(claimed, OutboxRecord)
+            receipt = await self._attempt(claimed, inline=True)
+        finally:
+            self._under_way -= 1
         assert receipt is not None  # an inline attempt returns or raises
         return receipt
 
@@ -189,6 +196,13 @@ class DurableSends:
     async def attempt(self, record: OutboxRecord, *, inline: bool) -> SendReceipt | None:
         """Make one attempt of a claimed row and settle it. Inline (``router.send``), errors
         are raised after the row is settled; in a worker they are logged and None returned."""
+        self._under_way += 1
+        try:
+            return await self._attempt(record, inline=inline)
+        finally:
+            self._under_way -= 1
+
+    async def _attempt(self, record: OutboxRecord, *, inline: bool) -> SendReceipt | None:
         envelope = record.envelope
         try:
             receipt = await self.router.send_now(envelope)
@@ -240,7 +254,8 @@ class DurableSends:
                 reason=reason,
                 receipt=receipt.to_dict(),
                 parts=_parts_of(receipt),
-            )
+            ),
+            alone=self._under_way == 1,
         )
         if not moved:
             logger.warning("%s was sent, but its row had been settled otherwise", envelope.id)

@@ -89,6 +89,14 @@ class StoreBase:
         self._write_lock = anyio.Lock() if target.memory else None
         self._read_lock = self._write_lock if target.memory else None
 
+    @property
+    def writes_outlast_cancellation(self) -> bool:
+        """True when a write the store makes in a transaction of its own ends as its work
+        says (committed, or rolled back on an error) though its caller is cancelled
+        meanwhile, the cancellation reaching the caller after: a SQLite file's writes. On
+        the other engines a cancelled write is rolled back."""
+        return self._writer is not None
+
     def _now(self, now: datetime | None = None) -> datetime:
         return self.clock() if now is None else aware(now, "now")
 
