@@ -428,14 +428,17 @@ async def test_wait_false_connection_and_chain_need_a_store() -> None:
 async def test_concurrent_sends_share_outbox_writes_and_a_lone_send_writes_alone(
     store: Store, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batches: list[int] = []
-    write_sends = store.write_sends
+    batches: list[int] = []  # the items of each outbox write, one transaction each
 
-    async def counted(claims: Any, sent: Any, **options: Any) -> Any:
-        batches.append(len(claims) + len(sent))
-        return await write_sends(claims, sent, **options)
+    def counted(write: Any) -> Any:
+        async def counting(*item_lists: Any, **options: Any) -> Any:
+            batches.append(sum(len(items) for items in item_lists))
+            return await write(*item_lists, **options)
 
-    monkeypatch.setattr(store, "write_sends", counted)
+        return counting
+
+    for name in ("write_sends", "enqueue_claimed", "settle_sent"):
+        monkeypatch.setattr(store, name, counted(getattr(store, name)))
 
     async def provider(envelope: Any) -> str:
         await anyio.lowlevel.checkpoint()  # a provider call yields to the loop

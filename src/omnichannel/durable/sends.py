@@ -103,10 +103,19 @@ class DurableSends:
     async def _write_journal(
         self, items: Sequence[ClaimedSend | SentSend]
     ) -> list[OutboxRecord | DuplicateEnvelope | bool]:
+        now = self.router.clock()
+        if len(items) == 1:  # one send at a time: its own write, without the sorting below
+            (item,) = items
+            if isinstance(item, ClaimedSend):
+                claimed = await self.store.enqueue_claimed(
+                    [item], worker=self.worker, lease=self.policy.lease, now=now
+                )
+                return list(claimed)
+            return list(await self.store.settle_sent([item], worker=self.worker, now=now))
         claims = [item for item in items if isinstance(item, ClaimedSend)]
         sent = [item for item in items if isinstance(item, SentSend)]
         made, moved = await self.store.write_sends(
-            claims, sent, worker=self.worker, lease=self.policy.lease, now=self.router.clock()
+            claims, sent, worker=self.worker, lease=self.policy.lease, now=now
         )
         results: dict[int, OutboxRecord | DuplicateEnvelope | bool] = {
             id(claim): result for claim, result in zip(claims, made, strict=True)
