@@ -124,3 +124,12 @@ def test_sqlalchemy_is_imported_only_by_the_store() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_state_written_into_a_statement_must_be_a_state_name() -> None:
+    from omnichannel.store.schema import in_state, outbox
+
+    condition = in_state(outbox.c.state, "queued")
+    assert str(condition) == "omnichannel_outbox.state = 'queued'"
+    with pytest.raises(ValueError, match="not a state"):
+        in_state(outbox.c.state, "queued' OR 'x' = 'x")

@@ -94,7 +94,7 @@ class StoreBase:
         """True when a write the store makes in a transaction of its own ends as its work
         says (committed, or rolled back on an error) though its caller is cancelled
         meanwhile, the cancellation reaching the caller after: a SQLite file's writes. On
-        the other engines a cancelled write is rolled back."""
+        the other engines a write whose caller is cancelled may end either way."""
         return self._writer is not None
 
     def _now(self, now: datetime | None = None) -> datetime:

@@ -116,6 +116,8 @@ def in_state(column: sa.ColumnElement[str], state: str) -> sa.ColumnElement[bool
     prepares a statement run often, and PostgreSQL's plan for any parameters (a generic
     plan) can use a partial index (:func:`_rows_in`) only when the query names its state.
     (SQLite plans a statement with the values bound, and would use the index either way.)"""
+    if not state.isidentifier():  # a state name, never text from outside
+        raise ValueError(f"not a state: {state!r}")
     return column == sa.literal_column(f"'{state}'", type_=sa.String())
 
 
