@@ -327,13 +327,13 @@ def main() -> None:
                         0.85 if concurrency == 32 else None,
                     )
                 )
-                official = figures.get("twilio client, async")
-                if official is not None:
+                official_figures = figures.get("twilio client, async")
+                if official_figures is not None:
                     print(
                         ratio_line(
                             "sms.twilio router.send vs twilio client, async",
                             ours,
-                            official,
+                            official_figures,
                             1.0 if concurrency == 32 else None,
                         )
                     )

@@ -317,8 +317,9 @@ async def _round_trips(port: int, path: str, requests: list[WebhookRequest] | No
     """Milliseconds per request on one kept-alive connection: 300 ``/healthz``, or each of
     ``requests`` posted once."""
     timings = []
+    posted: list[WebhookRequest | None] = list(requests) if requests else [None] * 300
     async with aiohttp.ClientSession() as session:
-        for request in requests or [None] * 300:
+        for request in posted:
             started = time.perf_counter()
             if request is None:
                 async with session.get(f"http://127.0.0.1:{port}/healthz") as response:

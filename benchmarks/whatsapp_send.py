@@ -18,7 +18,8 @@ import argparse
 import asyncio
 import json
 import statistics
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiohttp
 from _harness import Answer, gather_rate, local_server
@@ -39,9 +40,9 @@ ANSWER = json.dumps(
         "messages": [{"id": "wamid.HBgLMTQxNTU1NTAxOTkVAgARGBI1RjQyNUE3NEYxMzAzMzQ5MkEA"}],
     },
     separators=(",", ":"),
-).encode()
+)
 
-Variant = Callable[[str, int, int], Awaitable[float]]
+Variant = Callable[[str, int, int], Coroutine[Any, Any, float]]
 
 
 def _envelope() -> Envelope:

@@ -19,7 +19,7 @@ import argparse
 import asyncio
 import json
 import statistics
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -42,7 +42,7 @@ OAUTH1 = {
     "access_token": "370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb",
     "access_token_secret": "LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE",
 }
-Variant = Callable[[str, int, int], Awaitable[float]]
+Variant = Callable[[str, int, int], Coroutine[Any, Any, float]]
 
 
 async def bare_aiohttp(url: str, count: int, concurrency: int) -> float:
