@@ -4,9 +4,10 @@ status and refused request as it arrives (``--record`` keeps the accepted reques
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import attrs
@@ -22,7 +23,14 @@ from omnichannel.cli._events import (
 )
 from omnichannel.cli._output import quiet_logger, warn
 from omnichannel.cli._recording import Recorder
-from omnichannel.cli._shared import adapter_secrets, config_option, json_option, load, print_line
+from omnichannel.cli._shared import (
+    adapter_secrets,
+    config_option,
+    json_option,
+    load,
+    print_line,
+    start_up_heap_frozen,
+)
 from omnichannel.envelope import Envelope
 from omnichannel.events import StatusUpdate
 from omnichannel.forwarding import parse_networks
@@ -31,6 +39,9 @@ from omnichannel.router import Router
 from omnichannel.serving import DEFAULT_HEAD_TIMEOUT, DEFAULT_LIMIT_CONCURRENCY, bind, build_server
 from omnichannel.web import WebhookApp
 from omnichannel.worker import Worker
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = [
     "EVENT_TYPES",
@@ -280,19 +291,28 @@ def listen(
                 app, limit_concurrency=limit_concurrency, head_timeout=read_timeout
             )
             try:
-                async with anyio.create_task_group() as group:
-                    if router.store is None:
-                        group.start_soon(run_scheduler, router)
-                        poller = Poller(router)
-                        if poller.channels:
-                            group.start_soon(poller.run)
-                    elif not no_worker:
-                        # The worker drains on shutdown: shielded passes finish their sends.
-                        group.start_soon(Worker(router).run)
-                    await server.serve(sockets=[sock])
-                    group.cancel_scope.cancel()
+                with start_up_heap_frozen():
+                    await _serve(router, server, sock, no_worker=no_worker)
             finally:
                 if recorder is not None:
                     recorder.close()
 
     anyio.run(run)
+
+
+async def _serve(
+    router: Router, server: uvicorn.Server, sock: socket.socket, *, no_worker: bool
+) -> None:
+    """Serve the webhook app on ``sock`` beside the router's background work (a worker on a
+    store, unless ``no_worker``; else the scheduler and the pollers) until the server stops."""
+    async with anyio.create_task_group() as group:
+        if router.store is None:
+            group.start_soon(run_scheduler, router)
+            poller = Poller(router)
+            if poller.channels:
+                group.start_soon(poller.run)
+        elif not no_worker:
+            # The worker drains on shutdown: shielded passes finish their sends.
+            group.start_soon(Worker(router).run)
+        await server.serve(sockets=[sock])
+        group.cancel_scope.cancel()

@@ -12,7 +12,13 @@ from datetime import timedelta
 import anyio
 import click
 
-from omnichannel.cli._shared import config_option, json_option, load, print_line
+from omnichannel.cli._shared import (
+    config_option,
+    json_option,
+    load,
+    print_line,
+    start_up_heap_frozen,
+)
 from omnichannel.durable import StorePolicy
 from omnichannel.router import Router
 from omnichannel.worker import DEFAULT_BATCH, DEFAULT_CONCURRENCY, DEFAULT_IDLE_INTERVAL, Worker
@@ -126,7 +132,8 @@ def worker(
                     f"worker {router.worker_id} on {store.url} for: "
                     f"{', '.join(router.channels) or 'no channels'}"
                 )
-            await run_worker(router, runner, announce=not as_json)
+            with start_up_heap_frozen():
+                await run_worker(router, runner, announce=not as_json)
             if not as_json:
                 click.echo("worker stopped", err=True)
 
