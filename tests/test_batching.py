@@ -201,47 +201,40 @@ async def test_a_caller_alone_writes_before_the_loop_turns_and_others_after_it()
     assert ran == ["other task", "write gathering"]  # the loop turned first
 
 
-async def test_a_leader_gathers_items_arriving_over_turns_and_stops_when_none_come() -> None:
+def _echoing() -> tuple[Batcher[str, str], list[list[str]]]:
+    """A batcher whose write returns its items, and the batches it wrote."""
     batches: list[list[str]] = []
 
     async def write(items: Sequence[str]) -> list[str]:
         batches.append(list(items))
         return list(items)
 
-    batcher: Batcher[str, str] = Batcher(write)
+    return Batcher(write), batches
 
-    async def after(turns: int, item: str) -> None:
-        for _ in range(turns):
-            await anyio.lowlevel.checkpoint()
-        await batcher.submit(item)
 
+async def _submit_after(batcher: Batcher[str, str], turns: int, item: str) -> None:
+    for _ in range(turns):
+        await anyio.lowlevel.checkpoint()
+    await batcher.submit(item)
+
+
+async def test_a_leader_gathers_items_arriving_over_turns_and_stops_when_none_come() -> None:
+    batcher, batches = _echoing()
     async with anyio.create_task_group() as group:
         for turn in range(1, 4):  # one more item on each of the next three turns
-            group.start_soon(after, turn, f"turn {turn}")
-        group.start_soon(after, 8, "late")  # a turn without items came before it
+            group.start_soon(_submit_after, batcher, turn, f"turn {turn}")
+        group.start_soon(_submit_after, batcher, 8, "late")  # after a turn without items
         group.start_soon(batcher.submit, "leader")
     assert batches == [["leader", "turn 1", "turn 2", "turn 3"], ["late"]]
 
 
 async def test_a_leader_gathers_for_at_most_gather_turns_turns() -> None:
-    batches: list[list[int]] = []
-
-    async def write(items: Sequence[int]) -> list[int]:
-        batches.append(list(items))
-        return list(items)
-
-    batcher: Batcher[int, int] = Batcher(write)
-
-    async def after(turns: int) -> None:
-        for _ in range(turns):
-            await anyio.lowlevel.checkpoint()
-        await batcher.submit(turns)
-
+    batcher, batches = _echoing()
     async with anyio.create_task_group() as group:
         for turn in range(1, GATHER_TURNS + 3):  # an item on every turn, past the bound
-            group.start_soon(after, turn)
-        group.start_soon(batcher.submit, 0)
-    assert batches[0] == list(range(GATHER_TURNS + 1))
+            group.start_soon(_submit_after, batcher, turn, str(turn))
+        group.start_soon(batcher.submit, "0")
+    assert batches[0] == [str(turn) for turn in range(GATHER_TURNS + 1)]
 
 
 async def test_a_caller_alone_still_waits_for_a_batch_under_way() -> None:
