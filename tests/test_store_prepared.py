@@ -14,7 +14,6 @@ from omnichannel.envelope import Envelope
 from omnichannel.errors import StoreError
 from omnichannel.store import Store
 from omnichannel.store.batches import ClaimedSend
-from omnichannel.store.outbox import _history
 from omnichannel.store.records import OutboxState
 from omnichannel.store.schema import outbox_history
 from omnichannel.testing.builders import make_envelope
@@ -34,12 +33,17 @@ async def test_a_refused_batch_is_a_store_error_and_leaves_nothing(store: Store)
 
     def claim_then_break(conn: Connection) -> None:
         claim(conn)
-        # A history row for an envelope the outbox does not have: the foreign key refuses it.
-        store._prepared["history"].run(
-            conn, [_history("no-such-envelope", now, None, OutboxState.QUEUED, "enqueued")]
+        # Two provider ids for one part of the envelope: its unique key refuses the second.
+        part = {"channel": "sms", "envelope_id": envelope.id, "part_index": 0}
+        store._prepared["parts"].run(
+            conn,
+            [
+                {**part, "provider_id": provider_id, "status": "sent", "updated_at": now}
+                for provider_id in ("SM1", "SM2")
+            ],
         )
 
-    with pytest.raises(StoreError, match=r"failed: .*(FOREIGN KEY|foreign key)") as raised:
+    with pytest.raises(StoreError, match=r"failed: .*(UNIQUE|unique)") as raised:
         await store._write(claim_then_break)
     assert store.url in str(raised.value)
     assert await store.outbox_record(envelope.id) is None  # the claim was rolled back
@@ -80,7 +84,7 @@ async def test_a_claimed_row_reads_back_with_no_receipt_error_or_chain(store: St
     assert record.envelope == envelope
 
 
-async def test_a_row_written_claimed_reads_back_as_two_moves_from_one_history_row(
+async def test_a_row_written_claimed_reads_back_as_two_moves_from_no_history_row(
     store: Store,
 ) -> None:
     envelope = await _written_claimed(store)
@@ -90,11 +94,12 @@ async def test_a_row_written_claimed_reads_back_as_two_moves_from_one_history_ro
             sa.select(sa.func.count()).where(outbox_history.c.envelope_id == envelope.id)
         ).scalar()
     )
-    assert stored == 1
+    assert stored == 0
 
 
-async def test_a_history_written_as_two_rows_reads_the_same(store: Store) -> None:
-    """Rows an earlier release wrote, one per move, read back unchanged."""
+async def test_a_row_enqueued_then_claimed_reads_as_one_written_claimed(store: Store) -> None:
+    """A worker's claim of a queued row: the same two moves, from the row's creation and its
+    newest move."""
     envelope = make_envelope()
     now = store.clock()
     await store.enqueue(envelope, due_at=now, max_attempts=3, now=now)

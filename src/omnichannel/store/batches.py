@@ -25,10 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from omnichannel.envelope import Envelope
 from omnichannel.errors import DuplicateEnvelope
 from omnichannel.store._base import aware
-from omnichannel.store.outbox import OutboxQueries, _created, _history, _record_in
+from omnichannel.store.outbox import _NO_MOVE, OutboxQueries, _move, _record_in
 from omnichannel.store.prepared import Prepared
 from omnichannel.store.records import OutboxRecord, OutboxState, ProviderParts
-from omnichannel.store.schema import outbox, outbox_history, provider_messages
+from omnichannel.store.schema import outbox, provider_messages
 from omnichannel.store.state import StateQueries
 
 __all__ = ["BatchQueries", "ClaimedSend", "SentSend"]
@@ -56,7 +56,6 @@ class SentSend:
 
 
 _OUTBOX_COLUMNS = [column.name for column in outbox.columns]
-_HISTORY_COLUMNS = ["envelope_id", "at", "from_state", "to_state", "reason", "worker"]
 _PART_COLUMNS = ["channel", "provider_id", "envelope_id", "part_index", "status", "updated_at"]
 
 
@@ -67,13 +66,13 @@ class BatchQueries(OutboxQueries, StateQueries):
     def _prepared(self) -> dict[str, Prepared]:
         dialect = self.engine.dialect
         outbox_types = {column.name: column.type for column in outbox.columns}
-        history_types = {column.name: column.type for column in outbox_history.columns}
         part_types = {column.name: column.type for column in provider_messages.columns}
         sent_types = {
             "b_envelope_id": outbox.c.envelope_id.type,
             "b_worker": outbox.c.lease_owner.type,
             "b_receipt": outbox.c.receipt.type,
             "b_now": outbox.c.updated_at.type,
+            "b_reason": outbox.c.moved_reason.type,
         }
         return {
             "outbox": Prepared(
@@ -82,13 +81,6 @@ class BatchQueries(OutboxQueries, StateQueries):
                 .on_conflict_do_nothing(index_elements=[outbox.c.envelope_id]),
                 dialect,
                 outbox_types,
-            ),
-            "history": Prepared(
-                outbox_history.insert().values(
-                    {name: sa.bindparam(name) for name in _HISTORY_COLUMNS}
-                ),
-                dialect,
-                history_types,
             ),
             "sent": Prepared(
                 sa.update(outbox)
@@ -103,6 +95,13 @@ class BatchQueries(OutboxQueries, StateQueries):
                     lease_expires_at=None,
                     receipt=sa.bindparam("b_receipt"),
                     updated_at=sa.bindparam("b_now"),
+                    **_move(
+                        sa.bindparam("b_now"),
+                        OutboxState.SENDING,
+                        OutboxState.SENT,
+                        sa.bindparam("b_reason"),
+                        sa.bindparam("b_worker"),
+                    ),
                 ),
                 dialect,
                 sent_types,
@@ -160,8 +159,8 @@ class BatchQueries(OutboxQueries, StateQueries):
         writes nothing (inside the caller's transaction too, which stays usable).
 
         ``claim_for`` writes it claimed by that worker for ``lease`` (``sending``, one attempt
-        used, both history entries), as :meth:`claim_outbox` would: the inline first attempt of
-        ``router.send`` in one write instead of two.
+        used; its history reads ``queued``, then ``sending``), as :meth:`claim_outbox` would:
+        the inline first attempt of ``router.send`` in one write instead of two.
         """
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -185,8 +184,9 @@ class BatchQueries(OutboxQueries, StateQueries):
             "receipt": None,
             "created_at": now,
             "updated_at": now,
+            "created_by": claim_for if claimed else None,
+            **_NO_MOVE,
         }
-        history = [_created(envelope.id, now, claim_for if claimed else None)]
         prepared = self._prepared
 
         def write(conn: Connection) -> None:
@@ -194,7 +194,6 @@ class BatchQueries(OutboxQueries, StateQueries):
                 existing = _record_in(conn, envelope.id)
                 assert existing is not None
                 raise DuplicateEnvelope(existing)
-            prepared["history"].run(conn, history)
 
         await self._write(write, connection)
         return _written_record(values, envelope)
@@ -203,7 +202,7 @@ class BatchQueries(OutboxQueries, StateQueries):
         self, sends: Sequence[ClaimedSend], *, worker: str, lease: timedelta, now: datetime
     ) -> list[OutboxRecord | DuplicateEnvelope]:
         """Enqueue every send claimed by ``worker`` for ``lease`` (``sending``, one attempt
-        used, the ``queued`` and ``sending`` history entries), in one transaction. Each result
+        used; their history reads ``queued``, then ``sending``), in one transaction. Each result
         is the new row, or the :class:`DuplicateEnvelope` (not raised) of an envelope id
         already in the outbox (or twice in ``sends``), which is left as it is."""
         return await self._write(
@@ -240,6 +239,8 @@ class BatchQueries(OutboxQueries, StateQueries):
                     "receipt": None,
                     "created_at": now,
                     "updated_at": now,
+                    "created_by": worker,
+                    **_NO_MOVE,
                 }
             )
         prepared = self._prepared
@@ -251,9 +252,6 @@ class BatchQueries(OutboxQueries, StateQueries):
             else:  # some were there already: the rows this write made are this claim's
                 mine = {"ids": ids, "worker": worker, "now": now}
                 inserted = set(conn.execute(self._claimed_by, mine).scalars())
-            history = [_created(each, now, worker) for each in ids if each in inserted]
-            if history:
-                prepared["history"].run(conn, history)
             by_id = {row["envelope_id"]: row for row in rows}
             results: list[OutboxRecord | DuplicateEnvelope] = []
             written: set[str] = set()
@@ -301,17 +299,6 @@ class BatchQueries(OutboxQueries, StateQueries):
                 owned = [send for send in sends if send.envelope_id in owned_ids]
                 if owned:
                     prepared["sent"].run(conn, [_sent_row(s, worker, now) for s in owned])
-            if owned:
-                prepared["history"].run(
-                    conn,
-                    [
-                        _history(
-                            s.envelope_id, now, OutboxState.SENDING, OutboxState.SENT, s.reason,
-                            worker,
-                        )
-                        for s in owned
-                    ],
-                )  # fmt: skip
             moved = {send.envelope_id for send in owned}
             for send in sends:
                 if send.envelope_id not in moved and self._late_sent(send, now)(conn):
@@ -407,6 +394,7 @@ def _sent_row(send: SentSend, worker: str, now: datetime) -> dict[str, Any]:
         "b_worker": worker,
         "b_receipt": dict(send.receipt),
         "b_now": now,
+        "b_reason": send.reason,
     }
 
 

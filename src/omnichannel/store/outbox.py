@@ -4,7 +4,8 @@ An envelope is one row (its id is the key), written before any provider call. Wo
 due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two workers never claim one row; on
 SQLite the one writer at a time gives the same guarantee) with a lease; a worker settles its
 row only while it still holds the lease, and a lease that expires while ``sending`` ends
-``unknown``, never resent blindly. Every move appends a history row.
+``unknown``, never resent blindly. Every move is kept in the row's history (see
+:data:`~omnichannel.store.schema.outbox_history`).
 """
 
 from __future__ import annotations
@@ -42,54 +43,61 @@ __all__ = ["OutboxQueries"]
 _TERMINAL_RETRY = frozenset({OutboxState.FAILED, OutboxState.DEAD})
 
 
-def _history(
-    envelope_id: str,
-    at: datetime,
-    from_state: OutboxState | None,
+def _move(
+    at: Any,
+    from_state: str | None,
     to_state: str,
-    reason: str | None = None,
-    worker: str | None = None,
+    reason: Any = None,
+    worker: Any = None,
 ) -> dict[str, Any]:
+    """The ``moved_*`` values of a row's newest move (see :data:`~omnichannel.store.schema.
+    outbox_history`): set in the UPDATE that makes the move, whose trigger appends the move it
+    replaces to the history table. ``at``, ``reason`` and ``worker`` may be SQL expressions
+    (bound parameters, the lease's owner)."""
     return {
-        "envelope_id": envelope_id,
-        "at": at,
-        "from_state": None if from_state is None else from_state.value,
-        "to_state": str(to_state),
-        "reason": reason,
-        "worker": worker,
+        "moved_at": at,
+        "moved_from": None if from_state is None else str(from_state),
+        "moved_to": str(to_state),
+        "moved_reason": reason,
+        "moved_by": worker,
     }
 
 
-def _created(envelope_id: str, at: datetime, claimed_by: str | None) -> dict[str, Any]:
-    """The history row of a row written: ``enqueued``, to ``queued``; or, written already
-    claimed by ``claimed_by``, to ``sending``: one row for the two moves, which
-    :meth:`OutboxQueries.history` reads back as both (``queued``, then ``sending``)."""
-    to = OutboxState.QUEUED if claimed_by is None else OutboxState.SENDING
-    return _history(envelope_id, at, None, to, "enqueued", claimed_by)
+_NO_MOVE: dict[str, Any] = {name: None for name in _move(datetime.min, None, "")}
+"""The ``moved_*`` values of a row just written: no move since its creation."""
 
 
-def _entries(row: Row[Any]) -> list[HistoryEntry]:
-    """The moves one history row records (two for a row created claimed: see _created)."""
+def _entries(envelope_id: str, row: Any, moves: Sequence[Row[Any]]) -> list[HistoryEntry]:
+    """A row's history, oldest first: its creation (``enqueued``, to ``queued``, and for a row
+    written claimed, to ``sending`` under ``created_by``), the moves in the history table,
+    then its newest move."""
 
     def entry(
-        from_state: OutboxState | None, to_state: str, reason: str | None, worker: str | None
+        at: datetime, from_state: str | None, to_state: str, reason: str | None, worker: str | None
     ) -> HistoryEntry:
         return HistoryEntry(
-            envelope_id=row.envelope_id,
-            at=row.at,
-            from_state=from_state,
+            envelope_id=envelope_id,
+            at=at,
+            from_state=None if from_state is None else OutboxState(from_state),
             to_state=to_state,
             reason=reason,
             worker=worker,
         )
 
-    if row.from_state is None and row.to_state == OutboxState.SENDING.value:
-        return [
-            entry(None, OutboxState.QUEUED.value, row.reason, None),
-            entry(OutboxState.QUEUED, row.to_state, None, row.worker),
-        ]
-    from_state = None if row.from_state is None else OutboxState(row.from_state)
-    return [entry(from_state, row.to_state, row.reason, row.worker)]
+    entries = [entry(row.created_at, None, OutboxState.QUEUED.value, "enqueued", None)]
+    if row.created_by is not None:
+        entries.append(
+            entry(row.created_at, OutboxState.QUEUED.value, OutboxState.SENDING.value, None,
+                  row.created_by)
+        )  # fmt: skip
+    entries += [
+        entry(move.at, move.from_state, move.to_state, move.reason, move.worker) for move in moves
+    ]
+    if row.moved_at is not None:
+        entries.append(
+            entry(row.moved_at, row.moved_from, row.moved_to, row.moved_reason, row.moved_by)
+        )
+    return entries
 
 
 def _record(row: Row[Any] | Mapping[str, Any], provider_ids: Sequence[str]) -> OutboxRecord:
@@ -144,6 +152,12 @@ class OutboxQueries(StoreBase):
                     lease_expires_at=sa.bindparam("expires", type_=outbox.c.due_at.type),
                     attempts=outbox.c.attempts + 1,
                     updated_at=sa.bindparam("now", type_=outbox.c.due_at.type),
+                    **_move(
+                        sa.bindparam("now", type_=outbox.c.due_at.type),
+                        OutboxState.QUEUED,
+                        OutboxState.SENDING,
+                        worker=sa.bindparam("worker"),
+                    ),
                 )
                 .returning(*outbox.c)
             )
@@ -161,7 +175,7 @@ class OutboxQueries(StoreBase):
         """Claim up to ``limit`` due ``queued`` rows, oldest due first, for ``worker``.
 
         Each moves to ``sending`` with ``lease_owner=worker`` and ``lease_expires_at=now +
-        lease``, one more attempt and a history row. ``envelope_id`` claims that one row only
+        lease``, one more attempt and a history entry. ``envelope_id`` claims that one row only
         (the inline first attempt of ``router.send``).
         """
         now = aware(now, "now")
@@ -178,15 +192,6 @@ class OutboxQueries(StoreBase):
             rows = conn.execute(claim, parameters).all()
             if not rows:
                 return []
-            conn.execute(
-                outbox_history.insert(),
-                [
-                    _history(
-                        row.envelope_id, now, OutboxState.QUEUED, OutboxState.SENDING, None, worker
-                    )
-                    for row in rows
-                ],
-            )
             # A first attempt has no provider message yet: the lookup is for retries.
             return _records(conn, rows, lookup=any(row.attempts > 1 for row in rows))
 
@@ -234,7 +239,7 @@ class OutboxQueries(StoreBase):
         the old worker cannot settle it). Leaving ``sending`` releases the lease. A move to
         ``queued`` is due at ``due_at`` (default ``now``); out of ``failed`` or ``dead`` (an
         operator's retry) it starts over with no attempts used. ``receipt`` and ``error``
-        are stored on the row. Every move appends a history row.
+        are stored on the row. Every move is kept in the history.
         """
         work = self._transition_work(
             envelope_id,
@@ -296,13 +301,9 @@ class OutboxQueries(StoreBase):
                 values["receipt"] = dict(receipt)
             if error is not None:
                 values["last_error"] = dict(error)
+            values.update(_move(now, current, to, reason, worker))
             conn.execute(
                 sa.update(outbox).where(outbox.c.envelope_id == envelope_id).values(values)
-            )
-            conn.execute(
-                outbox_history.insert().values(
-                    _history(envelope_id, now, current, to, reason, worker)
-                )
             )
             return True
 
@@ -324,18 +325,14 @@ class OutboxQueries(StoreBase):
         if not note or len(note) > 16:
             raise ValueError("a note is 1 to 16 characters")
         now = aware(now, "now")
-        current = sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id)
+        noted = (
+            sa.update(outbox)
+            .where(outbox.c.envelope_id == envelope_id)
+            .values(_move(now, None, note, reason, worker) | {"moved_from": outbox.c.state})
+        )
 
         def write(conn: Connection) -> bool:
-            state = conn.execute(current).scalar()
-            if state is None:
-                return False
-            conn.execute(
-                outbox_history.insert().values(
-                    _history(envelope_id, now, OutboxState(state), note, reason, worker)
-                )
-            )
-            return True
+            return bool(conn.execute(noted).rowcount)
 
         return await self._write(write, connection)
 
@@ -351,57 +348,51 @@ class OutboxQueries(StoreBase):
         """Note that a failover chain moved past this sent step: a history entry
         ``sent -> superseded``; the state stays ``sent``. False when the row is not sent."""
         now = aware(now, "now")
-        locked = self._locking(sa.select(outbox.c.state).where(outbox.c.envelope_id == envelope_id))
-        history = _history(envelope_id, now, OutboxState.SENT, SUPERSEDED, reason, worker)
+        superseded = (
+            sa.update(outbox)
+            .where(outbox.c.envelope_id == envelope_id, outbox.c.state == OutboxState.SENT.value)
+            .values(_move(now, OutboxState.SENT, SUPERSEDED, reason, worker))
+        )
 
         def write(conn: Connection) -> bool:
-            if conn.execute(locked).scalar() != OutboxState.SENT.value:
-                return False
-            conn.execute(outbox_history.insert().values(history))
-            return True
+            return bool(conn.execute(superseded).rowcount)
 
         return await self._write(write, connection)
 
     async def expire_leases(self, *, now: datetime) -> list[OutboxRecord]:
         """Settle rows still ``sending`` after their lease expired (the worker died
-        mid-request) as ``unknown``, with a history row; return them, to reconcile."""
+        mid-request) as ``unknown``, with a history entry; return them, to reconcile."""
         now = aware(now, "now")
         expired = self._locking(
-            sa.select(outbox.c.envelope_id, outbox.c.lease_owner).where(
+            sa.select(outbox.c.envelope_id).where(
                 in_state(outbox.c.state, OutboxState.SENDING), outbox.c.lease_expires_at < now
             ),
             skip_locked=True,
         )
 
         def write(conn: Connection) -> list[OutboxRecord]:
-            owners = {row.envelope_id: row.lease_owner for row in conn.execute(expired)}
-            if not owners:
+            ids = list(conn.execute(expired).scalars())
+            if not ids:
                 return []
             rows = conn.execute(
                 sa.update(outbox)
-                .where(outbox.c.envelope_id.in_(list(owners)))
+                .where(outbox.c.envelope_id.in_(ids))
                 .values(
                     state=OutboxState.UNKNOWN.value,
                     lease_owner=None,
                     lease_expires_at=None,
                     updated_at=now,
-                )
-                .returning(*outbox.c)
-            ).all()
-            conn.execute(
-                outbox_history.insert(),
-                [
-                    _history(
-                        row.envelope_id,
+                    # SET reads the row as it was: the move names the lease's last owner.
+                    **_move(
                         now,
                         OutboxState.SENDING,
                         OutboxState.UNKNOWN,
                         "lease expired while sending",
-                        owners[row.envelope_id],
-                    )
-                    for row in rows
-                ],
-            )
+                        outbox.c.lease_owner,
+                    ),
+                )
+                .returning(*outbox.c)
+            ).all()
             return _records(conn, rows)
 
         records = await self._write(write)
@@ -432,14 +423,29 @@ class OutboxQueries(StoreBase):
         return await self._read(lambda conn: _records(conn, conn.execute(statement).all()))
 
     async def history(self, envelope_id: str) -> list[HistoryEntry]:
-        """Every move of ``envelope_id``'s row, oldest first."""
-        statement = (
+        """Every move of ``envelope_id``'s row, oldest first (none when there is no row)."""
+        on_the_row = sa.select(
+            outbox.c.created_at,
+            outbox.c.created_by,
+            outbox.c.moved_at,
+            outbox.c.moved_from,
+            outbox.c.moved_to,
+            outbox.c.moved_reason,
+            outbox.c.moved_by,
+        ).where(outbox.c.envelope_id == envelope_id)
+        in_the_table = (
             sa.select(outbox_history)
             .where(outbox_history.c.envelope_id == envelope_id)
             .order_by(outbox_history.c.id)
         )
-        rows = await self._read(lambda conn: conn.execute(statement).all())
-        return [entry for row in rows for entry in _entries(row)]
+
+        def read(conn: Connection) -> list[HistoryEntry]:
+            row = conn.execute(on_the_row).first()
+            if row is None:
+                return []
+            return _entries(envelope_id, row, conn.execute(in_the_table).all())
+
+        return await self._read(read)
 
     async def count_outbox(self) -> Mapping[OutboxState, int]:
         """How many rows are in each state (every state listed, zeros included)."""

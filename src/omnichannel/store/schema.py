@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 __all__ = [
+    "OUTBOX_MOVES_TRIGGER",
     "SCHEMA_VERSION",
     "VERSION_TABLE",
     "UTCDateTime",
@@ -36,7 +37,7 @@ __all__ = [
     "windows",
 ]
 
-SCHEMA_VERSION: Final = "0002"
+SCHEMA_VERSION: Final = "0003"
 """The Alembic head this code reads and writes (``migrations/versions/``); a test checks it."""
 VERSION_TABLE: Final = "omnichannel_schema_version"
 
@@ -141,6 +142,15 @@ outbox = sa.Table(
     sa.Column("receipt", _json()),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The row's history (see outbox_history): its creation is read from created_at and
+    # created_by (the worker that claimed it as it was written; NULL: written queued), and its
+    # newest move since is kept here, in moved_*, until the next one moves it to the table.
+    sa.Column("created_by", sa.String(255)),
+    sa.Column("moved_at", UTCDateTime),
+    sa.Column("moved_from", sa.String(16)),
+    sa.Column("moved_to", sa.String(16)),
+    sa.Column("moved_reason", sa.Text),
+    sa.Column("moved_by", sa.String(255)),
     # Partial: a send made inline is never queued, and leaves the leased rows when it
     # settles; an index on every row was written twice a send, for rows no query looks for.
     sa.Index("omnichannel_outbox_queued", "due_at", "envelope_id", **_rows_in("queued")),
@@ -148,6 +158,10 @@ outbox = sa.Table(
     sa.Index("omnichannel_outbox_created", "created_at"),
 )
 
+# Every move of an outbox row but its newest, which is on the row (moved_*), and its creation,
+# which the row's created_at and created_by say: a send made inline (written claimed, then
+# settled sent) writes no history row at all, where it wrote two. When a move replaces the
+# row's newest one, a trigger (OUTBOX_MOVES_TRIGGER) appends the one it replaces here.
 outbox_history = sa.Table(
     "omnichannel_outbox_history",
     metadata,
@@ -165,6 +179,38 @@ outbox_history = sa.Table(
     sa.Column("worker", sa.String(255)),
     sa.Index("omnichannel_outbox_history_envelope", "envelope_id", "id"),
 )
+
+_KEEP_MOVE = (
+    "INSERT INTO omnichannel_outbox_history (envelope_id, at, from_state, to_state, reason, "
+    "worker) VALUES (OLD.envelope_id, OLD.moved_at, OLD.moved_from, OLD.moved_to, "
+    "OLD.moved_reason, OLD.moved_by);"
+)
+
+OUTBOX_MOVES_TRIGGER: Final[dict[str, tuple[str, ...]]] = {
+    "sqlite": (
+        "CREATE TRIGGER omnichannel_outbox_moves AFTER UPDATE OF moved_at ON omnichannel_outbox "
+        f"FOR EACH ROW WHEN OLD.moved_at IS NOT NULL BEGIN {_KEEP_MOVE} END",
+    ),
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION omnichannel_outbox_keep_move() RETURNS trigger LANGUAGE "
+        f"plpgsql AS $$ BEGIN {_KEEP_MOVE} RETURN NULL; END $$",
+        "CREATE TRIGGER omnichannel_outbox_moves AFTER UPDATE OF moved_at ON omnichannel_outbox "
+        "FOR EACH ROW WHEN (OLD.moved_at IS NOT NULL) EXECUTE FUNCTION "
+        "omnichannel_outbox_keep_move()",
+    ),
+}
+"""Per dialect, the statements that create the trigger keeping an outbox row's replaced newest
+move in the history table (any UPDATE that sets ``moved_at`` replaces it). Migration 0003
+creates the same; an in-memory database gets it with the tables."""
+
+
+def _create_outbox_moves_trigger(_table: sa.Table, connection: sa.Connection, **_: Any) -> None:
+    for statement in OUTBOX_MOVES_TRIGGER.get(connection.dialect.name, ()):
+        connection.exec_driver_sql(statement)
+
+
+# After the history table, which the trigger writes to: metadata.create_all makes it second.
+sa.event.listen(outbox_history, "after_create", _create_outbox_moves_trigger)
 
 provider_messages = sa.Table(
     "omnichannel_provider_messages",

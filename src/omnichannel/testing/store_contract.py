@@ -115,6 +115,39 @@ def postgres_database(prefix: str = "omnichannel_test") -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _outbox_row_of_0001(envelope: Any, state: str, **values: Any) -> dict[str, Any]:
+    """An outbox row with the columns of migration 0001 (and 0002)."""
+    return {
+        "envelope_id": envelope.id,
+        "channel": envelope.channel,
+        "state": state,
+        "envelope": envelope.to_dict(),
+        "attempts": 0,
+        "max_attempts": 3,
+        "due_at": T0,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "chain": None,
+        "chain_step": 0,
+        "last_error": None,
+        "receipt": None,
+        "created_at": T0,
+        "updated_at": T0,
+        **values,
+    }
+
+
+def _migrate(connection: Any, revision: str, *, downgrade: bool = False) -> None:
+    """Upgrade (or downgrade) the database on ``connection`` to ``revision``."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", "omnichannel.store:migrations")
+    config.attributes["connection"] = connection
+    (command.downgrade if downgrade else command.upgrade)(config, revision)
+
+
 class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
     """Inherited conformance tests for a store engine; see the module docstring."""
 
@@ -204,8 +237,6 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
         self, empty_url: str, clock: Clock
     ) -> None:
         import sqlalchemy as sa
-        from alembic import command
-        from alembic.config import Config as AlembicConfig
 
         from omnichannel.store import SCHEMA_VERSION, Store
         from omnichannel.store.engine import create_engine, parse_url
@@ -214,37 +245,11 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
         if not self.shares_database:
             pytest.skip("an in-memory database is migrated when it is opened")
         queued, sending = make_envelope(), make_envelope()
-
-        def row(envelope: Any, state: str, **values: Any) -> dict[str, Any]:
-            return {
-                "envelope_id": envelope.id,
-                "channel": envelope.channel,
-                "state": state,
-                "envelope": envelope.to_dict(),
-                "attempts": 0,
-                "max_attempts": 3,
-                "due_at": T0,
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "chain": None,
-                "chain_step": 0,
-                "last_error": None,
-                "receipt": None,
-                "created_at": T0,
-                "updated_at": T0,
-                **values,
-            }
-
-        def first_version(connection: Any) -> None:
-            config = AlembicConfig()
-            config.set_main_option("script_location", "omnichannel.store:migrations")
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0001")
-
+        row = _outbox_row_of_0001
         engine = create_engine(parse_url(empty_url))
         try:
             async with engine.begin() as connection:
-                await connection.run_sync(first_version)
+                await connection.run_sync(_migrate, "0001")
                 expired = T0 - timedelta(minutes=1)
                 await connection.execute(
                     sa.insert(outbox),
@@ -264,6 +269,97 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
                 worker="w", now=T0, lease=timedelta(minutes=1), limit=10
             )
             assert [record.envelope_id for record in claimed] == [queued.id]
+
+    async def test_store_migration_0003_keeps_every_history_entry_and_gives_them_back(
+        self, empty_url: str
+    ) -> None:
+        """0003 moves a row's creation onto the row (``created_by``) and keeps the moves after
+        it; a move made then appends as ever; the downgrade writes the rows 0002 reads."""
+        import sqlalchemy as sa
+
+        from omnichannel.store import SCHEMA_VERSION, Store
+        from omnichannel.store.engine import create_engine, parse_url
+        from omnichannel.store.records import OutboxState
+        from omnichannel.store.schema import outbox, outbox_history
+
+        if not self.shares_database:
+            pytest.skip("an in-memory database is migrated when it is opened")
+        later = T0 + timedelta(seconds=1)
+        made_queued, made_claimed = make_envelope(), make_envelope()
+        # (envelope, at, from, to, reason, worker), as 0002 wrote them, oldest first.
+        rows_of_0002 = [
+            (made_queued.id, T0, None, "queued", "enqueued", None),
+            (made_claimed.id, T0, None, "sending", "enqueued", "w-2"),
+            (made_queued.id, later, "queued", "sending", None, "w-1"),
+            (made_claimed.id, later, "sending", "unknown", "lease expired while sending", "w-2"),
+            (made_queued.id, later, "sending", "sent", "sent", "w-1"),
+        ]
+        columns = ("envelope_id", "at", "from_state", "to_state", "reason", "worker")
+        engine = create_engine(parse_url(empty_url))
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(_migrate, "0002")
+                await connection.execute(
+                    sa.insert(outbox),
+                    [
+                        _outbox_row_of_0001(made_queued, "sent", attempts=1, updated_at=later),
+                        _outbox_row_of_0001(made_claimed, "unknown", attempts=1, updated_at=later),
+                    ],
+                )
+                await connection.execute(
+                    sa.insert(outbox_history),
+                    [dict(zip(columns, each, strict=True)) for each in rows_of_0002],
+                )
+        finally:
+            await engine.dispose()
+        assert await Store.upgrade(empty_url) == SCHEMA_VERSION
+        async with await Store.open(empty_url) as store:
+
+            async def moves(envelope_id: str) -> list[tuple[Any, ...]]:
+                return [
+                    (e.at, e.from_state, e.to_state, e.reason, e.worker)
+                    for e in await store.history(envelope_id)
+                ]
+
+            assert await moves(made_queued.id) == [
+                (T0, None, "queued", "enqueued", None),
+                (later, OutboxState.QUEUED, "sending", None, "w-1"),
+                (later, OutboxState.SENDING, "sent", "sent", "w-1"),
+            ]
+            assert await moves(made_claimed.id) == [
+                (T0, None, "queued", "enqueued", None),
+                (T0, OutboxState.QUEUED, "sending", None, "w-2"),
+                (later, OutboxState.SENDING, "unknown", "lease expired while sending", "w-2"),
+            ]
+            # The move after the upgrade: on the row, the ones before it still in the table.
+            assert await store.transition(
+                made_claimed.id, to=OutboxState.QUEUED, now=later, reason="reconciled"
+            )
+            assert (await moves(made_claimed.id))[-1] == (
+                later, OutboxState.UNKNOWN, "queued", "reconciled", None
+            )  # fmt: skip
+        rows_of_0002.append((made_claimed.id, later, "unknown", "queued", "reconciled", None))
+        engine = create_engine(parse_url(empty_url))
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(_migrate, "0002", downgrade=True)
+                history = sa.table("omnichannel_outbox_history", *map(sa.column, columns))
+                written = (
+                    await connection.execute(sa.select(history).order_by(sa.literal_column("id")))
+                ).all()
+        finally:
+            await engine.dispose()
+        assert await Store.schema_version(empty_url) == "0002"
+
+        def by_envelope(rows: Any) -> dict[str, list[tuple[Any, ...]]]:
+            found: dict[str, list[tuple[Any, ...]]] = {}
+            for envelope_id, at, *rest in rows:
+                if isinstance(at, str):  # SQLite's text, read without the schema's type
+                    at = datetime.fromisoformat(at).replace(tzinfo=UTC)
+                found.setdefault(envelope_id, []).append((envelope_id, at, *rest))
+            return found
+
+        assert by_envelope(written) == by_envelope(rows_of_0002)
 
     async def test_store_refuses_a_database_without_the_schema_naming_the_command(
         self, empty_url: str
