@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from omnichannel.envelope import Envelope
 from omnichannel.errors import DuplicateEnvelope
 from omnichannel.store._base import aware
-from omnichannel.store.outbox import _NO_MOVE, OutboxQueries, _move, _record_in
+from omnichannel.store.outbox import OutboxQueries, _move, _record_in
 from omnichannel.store.prepared import Prepared
 from omnichannel.store.records import OutboxRecord, OutboxState, ProviderParts
 from omnichannel.store.schema import outbox, provider_messages
@@ -55,7 +55,12 @@ class SentSend:
     parts: Sequence[ProviderParts] = ()
 
 
-_OUTBOX_COLUMNS = [column.name for column in outbox.columns]
+# A row is written with no move since its creation: its moved_* columns are left out (NULL).
+# Every None bound costs the sqlite3 driver a formatted AttributeError as it looks for an
+# adapter, about 2k instructions: for these five that was 3% of the writer thread's work.
+_OUTBOX_COLUMNS = [
+    column.name for column in outbox.columns if column.name not in _move(None, None, "")
+]
 _PART_COLUMNS = ["channel", "provider_id", "envelope_id", "part_index", "status", "updated_at"]
 
 
@@ -91,8 +96,9 @@ class BatchQueries(OutboxQueries, StateQueries):
                 )
                 .values(
                     state=OutboxState.SENT.value,
-                    lease_owner=None,
-                    lease_expires_at=None,
+                    # NULL in the SQL, not a None bound per row (see _OUTBOX_COLUMNS).
+                    lease_owner=sa.null(),
+                    lease_expires_at=sa.null(),
                     receipt=sa.bindparam("b_receipt"),
                     updated_at=sa.bindparam("b_now"),
                     **_move(
@@ -185,7 +191,6 @@ class BatchQueries(OutboxQueries, StateQueries):
             "created_at": now,
             "updated_at": now,
             "created_by": claim_for if claimed else None,
-            **_NO_MOVE,
         }
         prepared = self._prepared
 
@@ -240,7 +245,6 @@ class BatchQueries(OutboxQueries, StateQueries):
                     "created_at": now,
                     "updated_at": now,
                     "created_by": worker,
-                    **_NO_MOVE,
                 }
             )
         prepared = self._prepared

@@ -63,10 +63,6 @@ def _move(
     }
 
 
-_NO_MOVE: dict[str, Any] = {name: None for name in _move(datetime.min, None, "")}
-"""The ``moved_*`` values of a row just written: no move since its creation."""
-
-
 def _entries(envelope_id: str, row: Any, moves: Sequence[Row[Any]]) -> list[HistoryEntry]:
     """A row's history, oldest first: its creation (``enqueued``, to ``queued``, and for a row
     written claimed, to ``sending`` under ``created_by``), the moves in the history table,

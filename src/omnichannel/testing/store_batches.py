@@ -94,8 +94,9 @@ class StoreBatchClauses:
             now=T0 + timedelta(seconds=1),
         )
         assert moved == [True, True, False]
-        assert (await store.outbox_record(ours.id)).state is OutboxState.SENT
-        assert (await store.outbox_record(ours.id)).provider_ids == ("p-1",)
+        sent = await store.outbox_record(ours.id)
+        assert (sent.state, sent.provider_ids) == (OutboxState.SENT, ("p-1",))
+        assert (sent.lease_owner, sent.lease_expires_at) == (None, None)  # the lease released
         late = await store.history(swept.id)
         assert (late[-1].from_state, late[-1].to_state) == (OutboxState.UNKNOWN, "sent")
         assert (await store.outbox_record(taken.id)).state is OutboxState.SENDING
