@@ -1,10 +1,12 @@
-"""An outbox row's history, on a SQLite file and on PostgreSQL: its creation and newest move
-are on the row, every move between them in the history table (appended by the trigger when a
-move replaces the newest), and :meth:`Store.history` reads them back as one list in order."""
+"""An outbox row's history, on a SQLite file, in memory and on PostgreSQL: its creation and
+newest move are on the row, every move between them in the history table (appended by the
+trigger when a move replaces the newest), and :meth:`Store.history` reads them back as one
+list in order."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +18,19 @@ from omnichannel.store.schema import outbox_history
 from omnichannel.testing.builders import make_envelope
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["sqlite", "memory", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The schema made by the migrations (a file, PostgreSQL) and by ``create_all`` (memory):
+    the trigger comes with both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'omnichannel.db'}"
+    if request.param == "memory":
+        return "sqlite://"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
 
 LEASE = timedelta(seconds=30)
 SECOND = timedelta(seconds=1)

@@ -80,12 +80,10 @@ def _entries(envelope_id: str, row: Any, moves: Sequence[Row[Any]]) -> list[Hist
             worker=worker,
         )
 
-    entries = [entry(row.created_at, None, OutboxState.QUEUED.value, "enqueued", None)]
-    if row.created_by is not None:
-        entries.append(
-            entry(row.created_at, OutboxState.QUEUED.value, OutboxState.SENDING.value, None,
-                  row.created_by)
-        )  # fmt: skip
+    queued, sending, created = OutboxState.QUEUED.value, OutboxState.SENDING.value, row.created_at
+    entries = [entry(created, None, queued, "enqueued", None)]
+    if row.created_by is not None:  # written claimed: its first claim came with it
+        entries.append(entry(created, queued, sending, None, row.created_by))
     entries += [
         entry(move.at, move.from_state, move.to_state, move.reason, move.worker) for move in moves
     ]
