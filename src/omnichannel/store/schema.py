@@ -201,7 +201,8 @@ OUTBOX_MOVES_TRIGGER: Final[dict[str, tuple[str, ...]]] = {
 }
 """Per dialect, the statements that create the trigger keeping an outbox row's replaced newest
 move in the history table (any UPDATE that sets ``moved_at`` replaces it). Migration 0003
-creates the same; an in-memory database gets it with the tables."""
+creates the same from its own copy (a migration never imports the live schema, which later
+releases change); an in-memory database gets it with the tables."""
 
 
 def _create_outbox_moves_trigger(_table: sa.Table, connection: sa.Connection, **_: Any) -> None:
