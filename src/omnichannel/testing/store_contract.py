@@ -245,7 +245,6 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
         if not self.shares_database:
             pytest.skip("an in-memory database is migrated when it is opened")
         queued, sending = make_envelope(), make_envelope()
-        row = _outbox_row_of_0001
         engine = create_engine(parse_url(empty_url))
         try:
             async with engine.begin() as connection:
@@ -254,8 +253,10 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
                 await connection.execute(
                     sa.insert(outbox),
                     [
-                        row(queued, "queued"),
-                        row(sending, "sending", lease_owner="gone", lease_expires_at=expired),
+                        _outbox_row_of_0001(queued, "queued"),
+                        _outbox_row_of_0001(
+                            sending, "sending", lease_owner="gone", lease_expires_at=expired
+                        ),
                     ],
                 )
         finally:
