@@ -273,6 +273,15 @@ def test_to_dict_and_from_dict_round_trip_every_field() -> None:
     assert Envelope.from_dict(data) == envelope
 
 
+def test_to_dict_writes_the_enumerations_as_plain_text() -> None:
+    # Plain str, not the members: the store binds these values to its driver, which takes
+    # only exact built-in types without an adapter lookup per value.
+    data = _full_envelope().to_dict()
+    fields = (data["direction"], data["visibility"], data["sensitivity"])
+    assert fields == ("outbound", "private", "restricted")
+    assert {type(field) for field in (*fields, data["content"]["format"])} == {str}
+
+
 def test_readers_ignore_fields_a_newer_writer_added() -> None:
     envelope = _full_envelope()
     data = envelope.to_dict()

@@ -137,7 +137,7 @@ class SendReceipt:
             "adapter": self.adapter,
             "provider_id": self.provider_id,
             "provider_ids": list(self.provider_ids),
-            "status": self.status.value,
+            "status": self.status._value_,
             "requested_channel": self.requested_channel,
             "attempts": list(self.attempts),
             "conversation_id": self.conversation_id,

@@ -381,7 +381,7 @@ class Content:
         """A JSON-ready dict."""
         return {
             "text": self.text,
-            "format": self.format.value,
+            "format": self.format._value_,
             "subject": self.subject,
             "plain_alternative": self.plain_alternative,
             "media": [item.to_dict() for item in self.media],

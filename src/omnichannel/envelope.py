@@ -302,11 +302,13 @@ class Envelope:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with a ``"v"`` schema marker; ``raw`` is not included."""
+        # ``_value_``: the member's text without ``.value``, a Python-level property on
+        # Python 3.11; a durable send writes its envelope's dict (and its receipt's).
         return {
             "v": SCHEMA_VERSION,
             "id": self.id,
             "channel": self.channel,
-            "direction": self.direction.value,
+            "direction": self.direction._value_,
             "sender": self.sender.to_dict() if self.sender else None,
             "recipient": self.recipient.to_dict(),
             "business_address": self.business_address.to_dict() if self.business_address else None,
@@ -315,8 +317,8 @@ class Envelope:
             "in_reply_to": self.in_reply_to,
             "provider_id": self.provider_id,
             "conversation_id": self.conversation_id,
-            "visibility": self.visibility.value,
-            "sensitivity": self.sensitivity.value,
+            "visibility": self.visibility._value_,
+            "sensitivity": self.sensitivity._value_,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "send_at": self.send_at.isoformat() if self.send_at else None,
             "created_at": self.created_at.isoformat(),

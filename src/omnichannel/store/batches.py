@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import sqlalchemy as sa
@@ -61,6 +61,9 @@ class SentSend:
 _OUTBOX_COLUMNS = [
     column.name for column in outbox.columns if column.name not in _move(None, None, "")
 ]
+# The states' text, read once: an enum member's ``.value`` is a Python-level property in
+# Python 3.11, and the send path would read it per row.
+_SENDING: Final = OutboxState.SENDING.value
 _PART_COLUMNS = ["channel", "provider_id", "envelope_id", "part_index", "status", "updated_at"]
 
 
@@ -174,10 +177,11 @@ class BatchQueries(OutboxQueries, StateQueries):
             raise ValueError("give claim_for and lease together")
         now = self._now(now)
         claimed = claim_for is not None and lease is not None
+        state = OutboxState.SENDING if claimed else OutboxState.QUEUED
         values: dict[str, Any] = {
             "envelope_id": envelope.id,
             "channel": envelope.channel,
-            "state": (OutboxState.SENDING if claimed else OutboxState.QUEUED).value,
+            "state": state.value,
             "envelope": envelope.to_dict(),
             "attempts": 1 if claimed else 0,
             "max_attempts": max_attempts,
@@ -201,7 +205,7 @@ class BatchQueries(OutboxQueries, StateQueries):
                 raise DuplicateEnvelope(existing)
 
         await self._write(write, connection)
-        return _written_record(values, envelope)
+        return _written_record(values, envelope, state)
 
     async def enqueue_claimed(
         self, sends: Sequence[ClaimedSend], *, worker: str, lease: timedelta, now: datetime
@@ -231,7 +235,7 @@ class BatchQueries(OutboxQueries, StateQueries):
                 {
                     "envelope_id": send.envelope.id,
                     "channel": send.envelope.channel,
-                    "state": OutboxState.SENDING.value,
+                    "state": _SENDING,
                     "envelope": send.envelope.to_dict(),
                     "attempts": 1,
                     "max_attempts": send.max_attempts,
@@ -263,7 +267,9 @@ class BatchQueries(OutboxQueries, StateQueries):
                 envelope_id = send.envelope.id
                 if envelope_id in inserted and envelope_id not in written:
                     written.add(envelope_id)
-                    results.append(_written_record(by_id[envelope_id], send.envelope))
+                    results.append(
+                        _written_record(by_id[envelope_id], send.envelope, OutboxState.SENDING)
+                    )
                 else:
                     existing = _record_in(conn, envelope_id)
                     assert existing is not None
@@ -363,7 +369,7 @@ class BatchQueries(OutboxQueries, StateQueries):
                 "provider_id": provider_id,
                 "envelope_id": envelope_id,
                 "part_index": index,
-                "status": status.value,
+                "status": status._value_,
                 "updated_at": now,
             }
             for envelope_id, channel, index, provider_id, status in parts
@@ -402,12 +408,13 @@ def _sent_row(send: SentSend, worker: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def _written_record(row: Mapping[str, Any], envelope: Envelope) -> OutboxRecord:
-    """The record of a row just written, with the envelope as given (not read back)."""
+def _written_record(row: Mapping[str, Any], envelope: Envelope, state: OutboxState) -> OutboxRecord:
+    """The record of a row just written in ``state``, with the envelope as given (not read
+    back)."""
     return OutboxRecord(
         envelope_id=row["envelope_id"],
         channel=row["channel"],
-        state=OutboxState(row["state"]),
+        state=state,
         envelope=envelope,
         attempts=row["attempts"],
         max_attempts=row["max_attempts"],

@@ -119,13 +119,18 @@ def _frozen_required(value: Mapping[str, Any]) -> FrozenMap:
     return value if isinstance(value, FrozenMap) else FrozenMap(value)
 
 
+def _outbox_state(value: OutboxState | str) -> OutboxState:
+    # A member as it is: the Enum call would take two Python-level calls to return it.
+    return value if type(value) is OutboxState else OutboxState(value)
+
+
 @attrs.frozen(kw_only=True)
 class OutboxRecord:
     """One outbound envelope in the outbox."""
 
     envelope_id: str
     channel: str
-    state: OutboxState = attrs.field(converter=OutboxState)
+    state: OutboxState = attrs.field(converter=_outbox_state)
     envelope: Envelope
     """The envelope as enqueued (read back with :meth:`Envelope.from_dict`)."""
     attempts: int
