@@ -20,16 +20,19 @@ from omnichannel.testing.builders import make_envelope
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["sqlite", "memory", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The schema made by the migrations (a file, PostgreSQL) and by ``create_all`` (memory):
-    the trigger comes with both."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'omnichannel.db'}"
+@pytest.fixture(params=["sqlite created", "sqlite migrated", "memory", "postgresql"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The schema made by the migrations (``omni store upgrade``) and by opening a database
+    with none (``create=True``, from the tables): the trigger comes with both."""
+    if request.param.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'omnichannel.db'}"
+        if request.param == "sqlite migrated":
+            await Store.upgrade(url)
+        return url
     if request.param == "memory":
         return "sqlite://"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+    postgres: str = request.getfixturevalue("postgres_url")
+    return postgres
 
 
 LEASE = timedelta(seconds=30)

@@ -21,7 +21,7 @@ from omnichannel.store.engine import (
     WorkerLock,
     check_schema,
     create_engine,
-    create_in_memory,
+    create_schema,
     create_sync_engine,
     current_version,
     parse_url,
@@ -80,8 +80,8 @@ class Store(BatchQueries, InboxQueries, WakeupQueries):
         """Open the store at ``url`` after checking its schema.
 
         An old or missing schema raises :class:`~omnichannel.errors.StoreSchemaOutdated`
-        (``omni store upgrade`` fixes it); ``sqlite://`` (in memory) starts empty and is
-        migrated here. On a SQLite file, ``worker=True`` takes the worker lock: a second
+        (``omni store upgrade`` fixes it); ``sqlite://`` (in memory) starts empty and gets
+        its schema here. On a SQLite file, ``worker=True`` takes the worker lock: a second
         worker process raises :class:`~omnichannel.errors.StoreLocked` (SQLite serves one;
         PostgreSQL any number). ``worker=False`` opens it without the lock, to inspect it
         (``omni outbox list``) or to write from another process.
@@ -104,10 +104,12 @@ class Store(BatchQueries, InboxQueries, WakeupQueries):
             raise
         try:
             if target.memory:
-                await create_in_memory(engine)
-            elif create and await _has_no_schema(engine, target):
-                await run_upgrade(engine, target)
-            else:
+                await create_schema(engine, target)
+            elif not (
+                create
+                and await _has_no_schema(engine, target)
+                and await create_schema(engine, target)
+            ):
                 await check_schema(engine, target)
         except BaseException:
             await engine.dispose()

@@ -137,6 +137,24 @@ def _outbox_row_of_0001(envelope: Any, state: str, **values: Any) -> dict[str, A
     }
 
 
+async def _gather_opened(url: str) -> list[Any]:
+    """Two stores opened at once with ``create=True`` on ``url`` (neither takes the lock)."""
+    import asyncio
+
+    from omnichannel.store import Store
+
+    opened = await asyncio.gather(
+        *(Store.open(url, create=True, worker=False) for _ in range(2)), return_exceptions=True
+    )
+    failed = [result for result in opened if isinstance(result, BaseException)]
+    if failed:
+        for result in opened:
+            if not isinstance(result, BaseException):
+                await result.close()
+        raise failed[0]
+    return list(opened)
+
+
 def _migrate(connection: Any, revision: str, *, downgrade: bool = False) -> None:
     """Upgrade (or downgrade) the database on ``connection`` to ``revision``."""
     from alembic import command
@@ -217,7 +235,7 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
         from omnichannel.store.schema import VERSION_TABLE, metadata
 
         if not self.shares_database:
-            pytest.skip("an in-memory database is migrated when it is opened")
+            pytest.skip("an in-memory database gets its schema when it is opened")
         assert await Store.schema_version(empty_url) is None
         assert await Store.upgrade(empty_url) == SCHEMA_VERSION
         assert await Store.upgrade(empty_url) == SCHEMA_VERSION  # a second run changes nothing
@@ -233,6 +251,49 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
             async with store.engine.connect() as connection:
                 assert await connection.run_sync(differences) == []
 
+    async def test_store_created_on_open_has_the_schema_the_migrations_make(
+        self, empty_url: str
+    ) -> None:
+        from alembic.autogenerate import compare_metadata
+        from alembic.migration import MigrationContext
+
+        from omnichannel.store import SCHEMA_VERSION, OutboxState, Store
+        from omnichannel.store.batches import ClaimedSend
+        from omnichannel.store.schema import VERSION_TABLE, metadata
+
+        if not self.shares_database:
+            pytest.skip("an in-memory database gets its schema when it is opened")
+        # Two creators at once: one creates, the other finds the schema made.
+        first, second = await _gather_opened(empty_url)
+        try:
+            assert await first.schema_version(empty_url) == SCHEMA_VERSION
+
+            def differences(connection: Any) -> list[Any]:
+                context = MigrationContext.configure(
+                    connection, opts={"version_table": VERSION_TABLE}
+                )
+                found: list[Any] = compare_metadata(context, metadata)
+                return found
+
+            async with first.engine.connect() as connection:
+                assert await connection.run_sync(differences) == []
+            # The history's trigger comes with the tables: a second move keeps the first.
+            envelope, now = make_envelope(), first.clock()
+            claim = ClaimedSend(envelope=envelope, due_at=now, max_attempts=3)
+            await first.enqueue_claimed([claim], worker="w", lease=timedelta(seconds=30), now=now)
+            unknown, queued = OutboxState.UNKNOWN, OutboxState.QUEUED
+            assert await first.transition(
+                envelope.id, to=unknown, now=now, reason="one", worker="w"
+            )
+            assert await second.transition(envelope.id, to=queued, now=now, reason="two")
+            moves = [(entry.to_state, entry.reason) for entry in await first.history(envelope.id)]
+            assert moves[-2:] == [("unknown", "one"), ("queued", "two")]
+        finally:
+            await first.close()
+            await second.close()
+        # Alembic takes the stamp as its own: nothing to migrate.
+        assert await Store.upgrade(empty_url) == SCHEMA_VERSION
+
     async def test_store_migrations_carry_the_rows_of_an_earlier_version_over(
         self, empty_url: str, clock: Clock
     ) -> None:
@@ -243,7 +304,7 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
         from omnichannel.store.schema import outbox
 
         if not self.shares_database:
-            pytest.skip("an in-memory database is migrated when it is opened")
+            pytest.skip("an in-memory database gets its schema when it is opened")
         queued, sending = make_envelope(), make_envelope()
         engine = create_engine(parse_url(empty_url))
         try:
@@ -284,7 +345,7 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
         from omnichannel.store.schema import outbox, outbox_history
 
         if not self.shares_database:
-            pytest.skip("an in-memory database is migrated when it is opened")
+            pytest.skip("an in-memory database gets its schema when it is opened")
         later = T0 + timedelta(seconds=1)
         made_queued, made_claimed = make_envelope(), make_envelope()
         # (envelope, at, from, to, reason, worker), as 0002 wrote them, oldest first.
@@ -368,7 +429,7 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
         from omnichannel.store import Store
 
         if not self.shares_database:
-            pytest.skip("an in-memory database is migrated when it is opened")
+            pytest.skip("an in-memory database gets its schema when it is opened")
         with pytest.raises(StoreSchemaOutdated) as raised:
             await Store.open(empty_url)
         assert "has no omnichannel schema" in str(raised.value)
@@ -381,7 +442,7 @@ class StoreContract(StoreOutboxClauses, StoreBatchClauses, StoreStateClauses):
         from omnichannel.store.schema import VERSION_TABLE
 
         if not self.shares_database:
-            pytest.skip("an in-memory database is migrated when it is opened")
+            pytest.skip("an in-memory database gets its schema when it is opened")
         await Store.upgrade(empty_url)
         async with await Store.open(empty_url) as store, store.transaction() as connection:
             versions = sa.table(VERSION_TABLE, sa.column("version_num"))
