@@ -323,8 +323,13 @@ class Router:
         """Send ``envelope`` on its channel now, failing over on a definite failure along
         ``routing.failover``; no outbox, no scheduling (the durable path calls this)."""
         target = envelope.channel
+        fallbacks = self.policy.failover.get(target)
+        if not fallbacks:
+            # One attempt, past the chain's bookkeeping: a send holds what it allocates here
+            # until its answer (see omnichannel.http._Exchange).
+            return await self._pipeline.send_on(envelope)
         attempts: list[str] = []
-        chain = (target, *self.policy.failover.get(target, ()))
+        chain = (target, *fallbacks)
         for index, step in enumerate(chain):
             try:
                 receipt = await self._pipeline.send_on(self.moved(envelope, step))
