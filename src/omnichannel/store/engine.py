@@ -349,7 +349,7 @@ async def create_schema(engine: AsyncEngine, target: StoreURL) -> bool:
             )
         if sa.inspect(connection).has_table(VERSION_TABLE):
             return False
-        metadata.create_all(connection)
+        metadata.create_all(connection, checkfirst=False)  # tables without a version: refused
         _version_table.create(connection)
         connection.execute(sa.insert(_version_table).values(version_num=SCHEMA_VERSION))
         return True
