@@ -21,8 +21,6 @@ are accepted by ``omni`` and by every command; ``OMNICHANNEL_LOG`` sets the same
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
-import platform
 import sys
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -191,6 +189,11 @@ def _with_common_options(command: click.Command) -> click.Command:
 
 
 def _version_text() -> str:
+    # Imported here, not with the CLI: importlib.metadata (and the email package it loads)
+    # was a third of what `omni --help` took to start.
+    import importlib.metadata
+    import platform
+
     from omnichannel.cli._shared import plugin_host
     from omnichannel.plugins import BUILTIN_PLUGIN
 
