@@ -153,3 +153,104 @@ def test_a_state_written_into_a_statement_must_be_a_state_name() -> None:
     assert str(condition) == "omnichannel_outbox.state = 'queued'"
     with pytest.raises(ValueError, match="not a state"):
         in_state(outbox.c.state, "queued' OR 'x' = 'x")
+
+
+class _Busy(Exception):
+    sqlite_errorcode = 5
+
+
+class _SwitchingCursor:
+    """A cursor whose file another connection is switching to WAL: refused ``refusals``
+    times, then in WAL mode."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.executed: list[str] = []
+        self._mode = "delete"
+
+    def execute(self, statement: str) -> None:
+        self.executed.append(statement)
+        if self.refusals:
+            self.refusals -= 1
+            raise _Busy("database is locked")
+        if statement == "PRAGMA journal_mode = WAL":
+            self._mode = "wal"
+
+    def fetchone(self) -> tuple[str]:
+        return (self._mode,)
+
+
+def test_a_file_another_connection_is_switching_to_wal_is_looked_at_again() -> None:
+    from omnichannel.store.engine import enter_wal
+
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    cursor = _SwitchingCursor(refusals=3)
+    enter_wal(cursor, timeout=5, clock=lambda: now[0], sleep=sleep)
+    assert slept == [0.001, 0.002, 0.004]
+    assert cursor.executed[-2:] == ["PRAGMA journal_mode", "PRAGMA journal_mode = WAL"]
+    assert cursor.fetchone() == ("wal",)
+
+
+def test_a_file_locked_past_the_busy_timeout_is_an_error() -> None:
+    from omnichannel.store.engine import enter_wal
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with pytest.raises(_Busy):
+        enter_wal(_SwitchingCursor(refusals=10_000), timeout=1, clock=lambda: now[0], sleep=sleep)
+    assert now[0] >= 1
+
+
+def test_only_a_busy_database_is_looked_at_again() -> None:
+    from omnichannel.store.engine import enter_wal
+
+    class Broken(_SwitchingCursor):
+        def execute(self, statement: str) -> None:
+            raise OSError("disk I/O error")
+
+    with pytest.raises(OSError, match="disk I/O"):
+        enter_wal(Broken(0), sleep=lambda _: pytest.fail("slept on an error that is no lock"))
+
+
+def test_connections_opening_a_new_file_together_all_open_it(tmp_path: Path) -> None:
+    # Two connections switching one new file to WAL at once: SQLite refused one of them at
+    # once in about one pair in five.
+    import sqlite3
+    import threading
+
+    from omnichannel.store.engine import enter_wal
+
+    failures: list[BaseException] = []
+    for attempt in range(40):
+        path = tmp_path / f"new-{attempt}.db"
+        connections = [sqlite3.connect(path, check_same_thread=False) for _ in range(2)]
+        start = threading.Barrier(len(connections))
+
+        def switch(connection: sqlite3.Connection, start: threading.Barrier) -> None:
+            cursor = connection.cursor()
+            start.wait()
+            try:
+                enter_wal(cursor)
+                assert cursor.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            except BaseException as error:  # reported below
+                failures.append(error)
+            finally:
+                cursor.close()
+
+        threads = [threading.Thread(target=switch, args=(one, start)) for one in connections]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for connection in connections:
+            connection.close()
+    assert failures == []

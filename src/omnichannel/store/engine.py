@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -37,7 +39,7 @@ from sqlalchemy.pool import StaticPool
 from omnichannel.config import Config
 from omnichannel.errors import ConfigurationError, StoreLocked, StoreSchemaOutdated
 from omnichannel.store.schema import SCHEMA_VERSION, VERSION_TABLE
-from omnichannel.store.writer import WRITER_BEGINS
+from omnichannel.store.writer import SQLITE_BUSY, WRITER_BEGINS
 
 __all__ = [
     "READ_ONLY",
@@ -49,6 +51,7 @@ __all__ = [
     "create_schema",
     "create_sync_engine",
     "current_version",
+    "enter_wal",
     "parse_url",
     "run_upgrade",
 ]
@@ -253,6 +256,37 @@ def create_sync_engine(target: StoreURL) -> Engine | None:
     return engine
 
 
+def enter_wal(
+    cursor: Any,
+    *,
+    timeout: float = BUSY_TIMEOUT_MS / 1000,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Put the SQLite file of ``cursor``'s connection in WAL mode, where it is not already.
+
+    The first switch of a new file takes an exclusive lock, and SQLite refuses it at once,
+    without waiting out the busy timeout, to a connection that holds the shared lock while
+    another one waits for the same switch (two processes opening a new store together: one
+    in five such pairs failed with "database is locked"). The refused one looks again, a few
+    milliseconds later, for up to ``timeout`` seconds; by then the other has switched it.
+    """
+    deadline = clock() + timeout
+    delay = 0.001
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            (mode,) = cursor.fetchone()
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as error:
+            if getattr(error, "sqlite_errorcode", None) != SQLITE_BUSY or clock() >= deadline:
+                raise
+        sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def _require_directory(target: StoreURL) -> None:
     path = target.sqlite_path
     if path is not None and not path.parent.is_dir():
@@ -267,8 +301,6 @@ def _configure_sqlite(engine: Engine, target: StoreURL) -> None:
         "PRAGMA foreign_keys = ON",
         f"PRAGMA synchronous = {target.synchronous.upper()}",
     ]
-    if not target.memory:
-        pragmas.insert(0, "PRAGMA journal_mode = WAL")
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: object) -> None:
@@ -276,9 +308,13 @@ def _configure_sqlite(engine: Engine, target: StoreURL) -> None:
         # for DDL; the "begin" listener below emits ours instead.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in pragmas:
-            cursor.execute(pragma)
-        cursor.close()
+        try:
+            if not target.memory:
+                enter_wal(cursor)
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:

@@ -44,7 +44,7 @@ import anyio
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["CHECKPOINT_ROWS", "RESTART_FRAMES", "WRITER_BEGINS", "SQLiteWriter"]
+__all__ = ["CHECKPOINT_ROWS", "RESTART_FRAMES", "SQLITE_BUSY", "WRITER_BEGINS", "SQLiteWriter"]
 
 T = TypeVar("T")
 
@@ -62,7 +62,8 @@ on the driver's connection, so Core's ``begin`` event must not issue a second ``
 
 logger = logging.getLogger("omnichannel.store")
 
-_SQLITE_BUSY: Final = 5
+SQLITE_BUSY: Final = 5
+"""SQLite's result code for a lock another connection holds (``sqlite_errorcode``)."""
 
 
 class _Job:
@@ -230,7 +231,7 @@ class SQLiteWriter:
         try:
             self._begin(connection)
         except DBAPIError as error:
-            if getattr(error.orig, "sqlite_errorcode", None) == _SQLITE_BUSY:
+            if getattr(error.orig, "sqlite_errorcode", None) == SQLITE_BUSY:
                 return _REFUSED
             self._drop_if_invalid(held)
             raise
